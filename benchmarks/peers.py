@@ -1,0 +1,94 @@
+"""The peer libraries' side of each benchmark; runs inside benchmarks/.peers-venv.
+
+Each function reads the same Parquet input as crmlab's counterpart, times only the operation, and
+returns ``{"seconds": ..., ...}`` (plus fitted parameters where they are compared).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+warnings.filterwarnings("ignore")
+OBSERVATION_END = "2026-01-01"
+CALIBRATION_END = "2025-01-01"
+
+
+def _orders(orders_dir: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(orders_dir) / "orders.parquet",
+                           columns=["customer_id", "order_ts", "amount"])
+
+
+def lifetimes_rfm_summary(orders_dir: str) -> dict:
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    df = _orders(orders_dir)
+    t0 = time.perf_counter()
+    out = summary_data_from_transaction_data(
+        df, "customer_id", "order_ts", monetary_value_col="amount",
+        observation_period_end=OBSERVATION_END, freq="D")
+    return {"seconds": time.perf_counter() - t0, "rows": int(len(out)),
+            "frequency_sum": float(out["frequency"].sum())}
+
+
+def lifetimes_calibration_split(orders_dir: str) -> dict:
+    from lifetimes.utils import calibration_and_holdout_data
+
+    df = _orders(orders_dir)
+    t0 = time.perf_counter()
+    out = calibration_and_holdout_data(
+        df, "customer_id", "order_ts", calibration_period_end=CALIBRATION_END,
+        observation_period_end=OBSERVATION_END, freq="D", monetary_value_col="amount")
+    return {"seconds": time.perf_counter() - t0, "rows": int(len(out))}
+
+
+def pymc_rfm_summary(orders_dir: str) -> dict:
+    from pymc_marketing.clv.utils import rfm_summary
+
+    df = _orders(orders_dir)
+    t0 = time.perf_counter()
+    out = rfm_summary(df, "customer_id", "order_ts", monetary_value_col="amount",
+                      observation_period_end=OBSERVATION_END, time_unit="D")
+    return {"seconds": time.perf_counter() - t0, "rows": int(len(out)),
+            "frequency_sum": float(out["frequency"].sum())}
+
+
+def _summary(summary_parquet: str) -> pd.DataFrame:
+    return pd.read_parquet(summary_parquet, columns=["frequency", "recency", "T"])
+
+
+def lifetimes_fit_bgnbd(summary_parquet: str) -> dict:
+    from lifetimes import BetaGeoFitter
+
+    s = _summary(summary_parquet)
+    t0 = time.perf_counter()
+    model = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    return {"seconds": time.perf_counter() - t0,
+            "params": {k: float(v) for k, v in model.params_.items()},
+            "log_likelihood": float(model._negative_log_likelihood_ * -len(s))
+            if hasattr(model, "_negative_log_likelihood_") else None}
+
+
+def lifetimes_fit_paretonbd(summary_parquet: str) -> dict:
+    from lifetimes import ParetoNBDFitter
+
+    s = _summary(summary_parquet)
+    t0 = time.perf_counter()
+    model = ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
+    return {"seconds": time.perf_counter() - t0,
+            "params": {k: float(v) for k, v in model.params_.items()}}
+
+
+def pymc_fit_bgnbd_map(summary_parquet: str) -> dict:
+    from pymc_marketing.clv import BetaGeoModel
+
+    s = _summary(summary_parquet).reset_index(drop=True)
+    s.insert(0, "customer_id", range(len(s)))
+    t0 = time.perf_counter()
+    model = BetaGeoModel(data=s)
+    model.fit(method="map", progressbar=False)
+    post = model.fit_summary()
+    params = {k: float(post[k]) for k in ("r", "alpha", "a", "b") if k in post}
+    return {"seconds": time.perf_counter() - t0, "params": params}
