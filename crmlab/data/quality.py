@@ -1,0 +1,199 @@
+"""The data-quality ledger: soft problems, counted, never silent.
+
+Every check is listed, also when it found nothing (``rows == 0``), so the reader sees what was
+checked; checks that need a table the data set does not have are listed with ``rows == 0`` and
+an ``action`` starting with ``"not checked"``. No check drops rows: the action says how the
+flagged rows are treated. Counts are computed by the backend (Ibis aggregates).
+
+A *send* is an assignment row with ``sent_ts`` set (when the table has no ``sent_ts`` column,
+every non-control assignment is a send at ``assigned_ts``). Advertising sends are sends on every
+channel but ``kakao_alimtalk`` (informational messages). See ``docs/data-contract.md``.
+"""
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+from ibis import _
+from ibis.expr.types import Table
+
+from crmlab.data.schema import (
+    ADVERTISING_CHANNELS, CHANNEL_CONSENT, CONTROL_ARM, NIGHT_END, NIGHT_START,
+)
+
+LEDGER_COLUMNS = ["table", "check", "rows", "action"]
+
+KEPT = "kept"
+
+
+def _count(cond) -> ibis.Value:
+    return cond.fill_null(False).cast("int64").sum()
+
+
+def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.DataFrame:
+    """Run every soft check and return the ledger (``table, check, rows, action``).
+
+    Parameters
+    ----------
+    tables : dict of str -> ibis Table
+        Typed contract tables (as :func:`crmlab.load` produces them); absent tables omitted.
+    observation_end : pandas.Timestamp
+        Exclusive end of the observed period (naive local time).
+
+    Examples
+    --------
+    >>> build_ledger(data.tables, data.observation_end)      # doctest: +SKIP
+    """
+    rows: list[dict] = []
+    obs = ibis.literal(pd.Timestamp(observation_end).to_pydatetime(), type="timestamp")
+    cust = tables.get("customers")
+    orders = tables.get("orders")
+    events = tables.get("events")
+    camps = tables.get("campaigns")
+    asg = tables.get("assignments")
+
+    def add(table, check, n, action):
+        rows.append({"table": table, "check": check, "rows": int(n), "action": action})
+
+    def skipped(table, check, why):
+        add(table, check, 0, f"not checked: {why}")
+
+    def unknown_customers(name, t):
+        check = "customer_id not in customers"
+        if t is None:
+            return
+        if cust is None:
+            skipped(name, check, "no customers table")
+            return
+        n = t.anti_join(cust, "customer_id").count().to_pandas()
+        add(name, check, n, f"{KEPT}; flagged (no profile: left out of analyses that need "
+                            "signup date or consents)")
+
+    # customers -------------------------------------------------------------------------------
+    if cust is not None:
+        r = cust.aggregate(
+            null_signup=_count(cust.signup_ts.isnull()),
+            late=_count(cust.signup_ts >= obs),
+        ).to_pandas().iloc[0]
+        add("customers", "signup_ts missing", r["null_signup"],
+            f"{KEPT}; signup-based analyses use the first order instead")
+        add("customers", "signup_ts at or after observation_end", r["late"],
+            f"{KEPT}; analyses read nothing at or after observation_end")
+
+    # orders ----------------------------------------------------------------------------------
+    if orders is not None:
+        refund = (orders.is_refund.fill_null(False) if "is_refund" in orders.columns
+                  else ibis.literal(False))
+        r = orders.aggregate(
+            neg=_count((orders.amount < 0) & ~refund),
+            zero=_count(orders.amount == 0),
+            pos_refund=_count((orders.amount > 0) & refund),
+            late=_count(orders.order_ts >= obs),
+        ).to_pandas().iloc[0]
+        unknown_customers("orders", orders)
+        add("orders", "negative amount not marked as refund", r["neg"],
+            f"{KEPT}; counted as a refund (negative revenue)")
+        add("orders", "zero amount", r["zero"],
+            f"{KEPT}; an order, but not a conversion (conversion needs amount > 0)")
+        add("orders", "is_refund on a positive amount", r["pos_refund"],
+            f"{KEPT}; amount counted as is (revenue is the sum of amount)")
+        add("orders", "order_ts at or after observation_end", r["late"],
+            f"{KEPT}; analyses read nothing at or after observation_end")
+        if cust is not None:
+            j = orders.select("customer_id", "order_ts").inner_join(
+                cust.select("customer_id", "signup_ts"), "customer_id")
+            n = j.aggregate(n=_count(j.order_ts < j.signup_ts)).to_pandas().iloc[0]["n"]
+            add("orders", "order before signup", n,
+                f"{KEPT}; time zero of such customers is their first order")
+        else:
+            skipped("orders", "order before signup", "no customers table")
+
+    # events ----------------------------------------------------------------------------------
+    if events is not None:
+        unknown_customers("events", events)
+        n = events.aggregate(n=_count(events.event_ts >= obs)).to_pandas().iloc[0]["n"]
+        add("events", "event_ts at or after observation_end", n,
+            f"{KEPT}; analyses read nothing at or after observation_end")
+
+    # campaigns -------------------------------------------------------------------------------
+    if camps is not None:
+        r = camps.aggregate(
+            order=_count(camps.end_ts < camps.start_ts),
+            share=_count((camps.holdout_share <= 0) | (camps.holdout_share >= 1)),
+        ).to_pandas().iloc[0]
+        add("campaigns", "end_ts before start_ts", r["order"],
+            f"{KEPT}; all its assignments fall outside the campaign's dates")
+        add("campaigns", "holdout_share outside (0, 1)", r["share"],
+            f"{KEPT}; the sample-ratio check uses the observed arm sizes")
+        if asg is not None:
+            n = camps.anti_join(asg, "campaign_id").count().to_pandas()
+            add("campaigns", "campaign without assignments", n, f"{KEPT}; nothing to evaluate")
+
+    # assignments -----------------------------------------------------------------------------
+    if asg is not None:
+        unknown_customers("assignments", asg)
+        a = asg.inner_join(camps.select("campaign_id", "channel", "start_ts", "end_ts"),
+                           "campaign_id")
+        is_control = a.arm == CONTROL_ARM
+        if "sent_ts" in a.columns:
+            sent = a.sent_ts.notnull()
+            send_ts = a.sent_ts
+        else:
+            sent = ~is_control
+            send_ts = a.assigned_ts
+        stats = dict(
+            late=_count(a.assigned_ts >= obs),
+            outside=_count((a.assigned_ts < a.start_ts) | (a.assigned_ts > a.end_ts)),
+            control_sent=_count(is_control & sent) if "sent_ts" in a.columns else ibis.literal(0),
+        )
+        if "sent_ts" in a.columns:
+            stats["sent_before"] = _count(a.sent_ts < a.assigned_ts)
+        if "opened_ts" in a.columns and "sent_ts" in a.columns:
+            stats["open_before"] = _count(a.opened_ts < a.sent_ts)
+        if "clicked_ts" in a.columns and "opened_ts" in a.columns:
+            stats["click_before"] = _count(a.clicked_ts < a.opened_ts)
+        r = a.aggregate(**stats).to_pandas().iloc[0]
+        add("assignments", "assigned_ts at or after observation_end", r["late"],
+            f"{KEPT}; analyses read nothing at or after observation_end")
+        add("assignments", "assigned outside the campaign's dates", r["outside"],
+            f"{KEPT}; evaluated with the campaign as assigned")
+        if "sent_ts" in a.columns:
+            add("assignments", "control arm sent", r["control_sent"],
+                f"{KEPT}; the holdout was contaminated (intention-to-treat analysis)")
+        else:
+            skipped("assignments", "control arm sent", "no sent_ts column")
+        for key, check, need in (
+            ("sent_before", "sent before assigned", "sent_ts"),
+            ("open_before", "opened before sent", "opened_ts and sent_ts"),
+            ("click_before", "clicked before opened", "clicked_ts and opened_ts"),
+        ):
+            if key in r:
+                add("assignments", check, r[key], f"{KEPT}; timestamps used as given")
+            else:
+                skipped("assignments", check, f"needs {need} columns")
+
+        consent_check = "send without consent for the channel"
+        night_check = (f"advertising send {NIGHT_START:02d}:00–{NIGHT_END:02d}:00 "
+                       "without night consent")
+        if cust is None:
+            skipped("assignments", consent_check, "no customers table")
+            skipped("assignments", night_check, "no customers table")
+        else:
+            consent_cols = sorted({c for c in CHANNEL_CONSENT.values() if c} | {"consent_night"})
+            s = a.mutate(__send_ts=send_ts).filter(sent).inner_join(
+                cust.select("customer_id", *consent_cols), "customer_id")
+            branches = [(s.channel == ch, s[col].fill_null(False))
+                        for ch, col in CHANNEL_CONSENT.items() if col]
+            needs = s.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
+            has_consent = ibis.cases(*branches, else_=True)
+            hour = s.__send_ts.hour()
+            night = (hour >= NIGHT_START) | (hour < NIGHT_END)
+            r = s.aggregate(
+                no_consent=_count(needs & ~has_consent),
+                night=_count(s.channel.isin(list(ADVERTISING_CHANNELS)) & night
+                             & ~s.consent_night.fill_null(False)),
+            ).to_pandas().iloc[0]
+            add("assignments", consent_check, r["no_consent"],
+                f"{KEPT}; flagged for compliance review")
+            add("assignments", night_check, r["night"], f"{KEPT}; flagged for compliance review")
+
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS).astype({"rows": "int64"})

@@ -1,0 +1,201 @@
+"""Loading: round trips for parquet, csv, .duckdb and an Ibis connection; types, time zones,
+extra columns, row counts in = out, observation_end, summary and fingerprint."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import ibis
+import pandas as pd
+import pytest
+
+import crmlab
+from crmlab.data.examples import tiny_tables, write_tables
+from crmlab.data.schema import TABLES
+
+META = {"observation_end": "2024-07-01", "currency": "KRW", "tz": "Asia/Seoul"}
+
+
+def _frames(data) -> dict[str, pd.DataFrame]:
+    return {n: t.to_pandas() for n, t in data.tables.items()}
+
+
+def _assert_same(loaded: dict[str, pd.DataFrame], original: dict[str, pd.DataFrame]):
+    for name, df in original.items():
+        got = loaded[name]
+        assert len(got) == len(df), name  # nothing dropped
+        assert list(got.columns) == list(df.columns), name
+        for col in df.columns:
+            a, b = got[col], df[col]
+            if col == "birth_date":
+                a, b = pd.to_datetime(a), pd.to_datetime(b)
+            if pd.api.types.is_bool_dtype(b) or str(b.dtype) == "boolean":
+                a, b = a.astype("boolean"), b.astype("boolean")
+            pd.testing.assert_series_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                           check_dtype=False, check_names=False, obj=f"{name}.{col}")
+
+
+def _duckdb_file(tables, path):
+    c = duckdb.connect(str(path))
+    for n, df in tables.items():
+        c.register(f"df_{n}", df)
+        c.execute(f"CREATE TABLE {n} AS SELECT * FROM df_{n}")
+    c.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_tables()
+
+
+def test_parquet_round_trip(tmp_path, tiny):
+    data = crmlab.load(write_tables(tiny, tmp_path, meta=META))
+    _assert_same(_frames(data), tiny)
+    assert data.observation_end == pd.Timestamp("2024-07-01")
+    assert data.currency == "KRW" and data.tz == "Asia/Seoul"
+    assert (data.quality["rows"] == 0).all(), data.quality[data.quality.rows > 0]
+    assert data.orders.schema()["order_ts"].is_timestamp()
+    assert data.orders.schema()["order_ts"].timezone is None
+    assert data.orders.schema()["customer_id"].is_integer()
+    assert data.con is not None and data.orders.get_name() == "orders"
+
+
+def test_csv_round_trip_parses_types(tmp_path, tiny):
+    data = crmlab.load(write_tables(tiny, tmp_path, fmt="csv"))
+    _assert_same(_frames(data), tiny)
+    s = data.customers.schema()
+    assert s["customer_id"].is_integer() and s["consent_sms"].is_boolean()
+    assert s["birth_date"].is_date() and s["signup_ts"].is_timestamp()
+    assert data.assignments.schema()["coupon_cost"].is_floating()
+    assert data.campaigns.schema()["campaign_id"].is_string()
+
+
+def test_duckdb_file_and_connection_round_trip(tmp_path, tiny):
+    path = _duckdb_file(tiny, tmp_path / "shop.duckdb")
+    data = crmlab.load(path, observation_end="2024-07-01")
+    _assert_same(_frames(data), tiny)
+    con = ibis.duckdb.connect(str(path), read_only=True)
+    data2 = crmlab.load(con, observation_end="2024-07-01")
+    _assert_same(_frames(data2), tiny)
+    assert data2.con is con
+
+
+def test_connection_with_table_mapping(tmp_path, tiny):
+    renamed = {f"crm_{n}": df for n, df in tiny.items() if n in ("orders", "customers")}
+    path = _duckdb_file(renamed, tmp_path / "w.duckdb")
+    con = ibis.duckdb.connect(str(path), read_only=True)
+    data = crmlab.load(con, tables={"orders": "crm_orders", "customers": "crm_customers"})
+    assert data.events is None and data.campaigns is None and data.assignments is None
+    assert data.orders.count().to_pandas() == 8
+    with pytest.raises(crmlab.DataContractError, match="crm_events"):
+        crmlab.load(con, tables={"orders": "crm_orders", "events": "crm_events"})
+
+
+def test_orders_only_is_enough(tmp_path, tiny):
+    data = crmlab.load(write_tables({"orders": tiny["orders"]}, tmp_path))
+    assert list(data.tables) == ["orders"]
+    # default observation_end: midnight after the latest order/event date
+    assert data.observation_end == pd.Timestamp("2024-04-16")
+    q = data.quality
+    skipped = q[q.action.str.startswith("not checked")]
+    assert set(skipped.check) == {"customer_id not in customers", "order before signup"}
+
+
+def test_extra_columns_kept_and_rows_kept(tmp_path, tiny):
+    t = {k: v.copy() for k, v in tiny.items()}
+    t["orders"]["coupon_code"] = ["A", None, "B", None, None, "C", None, None]
+    t["orders"]["paid_at_utc"] = pd.to_datetime(t["orders"]["order_ts"]).dt.tz_localize("UTC")
+    for fmt in ("parquet", "csv"):
+        data = crmlab.load(write_tables(t, tmp_path / fmt, fmt=fmt))
+        df = data.orders.to_pandas()
+        assert len(df) == 8
+        assert df["coupon_code"].tolist()[:3] == ["A", None, "B"] or \
+            df["coupon_code"].fillna("").tolist()[:3] == ["A", "", "B"]
+        if fmt == "parquet":  # tz-aware extra columns become naive local time as well
+            assert (df["paid_at_utc"] - df["order_ts"] == pd.Timedelta(hours=9)).all()
+
+
+def test_tz_aware_parquet_converted_to_local(tmp_path, tiny):
+    t = {"orders": tiny["orders"].copy()}
+    t["orders"]["order_ts"] = (t["orders"]["order_ts"].dt.tz_localize("Asia/Seoul")
+                               .dt.tz_convert("UTC"))
+    data = crmlab.load(write_tables(t, tmp_path))
+    got = data.orders.order_ts.to_pandas()
+    assert got.dt.tz is None
+    assert got.tolist() == tiny["orders"]["order_ts"].tolist()
+    # the same instants read in another zone: New York wall-clock time (DST aware)
+    ny = crmlab.load(tmp_path, tz="America/New_York").orders.order_ts.to_pandas()
+    expect = (tiny["orders"]["order_ts"].dt.tz_localize("Asia/Seoul")
+              .dt.tz_convert("America/New_York").dt.tz_localize(None))
+    assert ny.tolist() == expect.tolist()
+
+
+def test_csv_offsets_converted(tmp_path, tiny):
+    o = tiny["orders"].copy()
+    o["order_ts"] = (o["order_ts"].dt.tz_localize("Asia/Seoul").dt.tz_convert("UTC")
+                     .dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    write_tables({"orders": o}, tmp_path, fmt="csv")
+    got = crmlab.load(tmp_path).orders.order_ts.to_pandas()
+    assert got.tolist() == tiny["orders"]["order_ts"].tolist()
+
+
+def test_meta_json_tz_and_conflict(tmp_path, tiny):
+    write_tables({"orders": tiny["orders"]}, tmp_path, meta={"tz": "Europe/Berlin"})
+    assert crmlab.load(tmp_path).tz == "Europe/Berlin"
+    with pytest.raises(crmlab.DataContractError, match="Europe/Berlin"):
+        crmlab.load(tmp_path, tz="Asia/Seoul")
+
+
+def test_observation_end_argument_wins(tmp_path, tiny):
+    write_tables({"orders": tiny["orders"]}, tmp_path, meta=META)
+    data = crmlab.load(tmp_path, observation_end="2024-04-01")
+    assert data.observation_end == pd.Timestamp("2024-04-01")
+    q = data.quality.set_index(["table", "check"])["rows"]
+    assert q[("orders", "order_ts at or after observation_end")] == 2  # O5 (04-10), O8 (04-15)
+    late = tiny["orders"]["order_ts"] >= pd.Timestamp("2024-04-01")
+    assert q[("orders", "order_ts at or after observation_end")] == late.sum()
+
+
+def test_summary_and_fingerprint(tmp_path, tiny):
+    path = write_tables(tiny, tmp_path / "a", meta=META)
+    data = crmlab.load(path)
+    s = data.summary()
+    assert s["table"].tolist() == list(TABLES)
+    assert s.set_index("table").loc["orders", "rows"] == 8
+    assert s.set_index("table").loc["orders", "first_ts"] == pd.Timestamp("2024-01-03 11:00")
+    assert s.set_index("table").loc["orders", "last_ts"] == pd.Timestamp("2024-04-15 22:10")
+    fp = data.fingerprint()
+    assert fp == crmlab.load(path).fingerprint()
+    path_b = write_tables(tiny, tmp_path / "b", meta=META)  # same bytes elsewhere: same hash
+    assert crmlab.load(path_b).fingerprint() == fp
+    o = tiny["orders"].copy()
+    o.loc[0, "amount"] = 35001.0
+    write_tables({"orders": o}, path_b)
+    assert crmlab.load(path_b).fingerprint() != fp
+    assert crmlab.load(path, observation_end="2024-05-01").fingerprint() != fp
+    html = data._repr_html_()
+    assert "orders" in html and "Asia/Seoul" in html
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["currency"] == "KRW"
+
+
+def test_validate_command(tmp_path, tiny, capsys):
+    path = write_tables(tiny, tmp_path / "good", meta=META)
+    assert crmlab.data.validate_command(str(path)) == 0
+    out = capsys.readouterr().out
+    assert "orders" in out and "send without consent for the channel" in out
+    bad = tiny["orders"].copy()
+    bad.loc[1, "order_id"] = "O1"
+    write_tables({"orders": bad}, tmp_path / "bad")
+    assert crmlab.data.validate_command(str(tmp_path / "bad")) == 1
+    out = capsys.readouterr().out
+    assert "orders.order_id: duplicate key" in out and "'O1'" in out
+
+
+def test_cli_validate(tmp_path, tiny, capsys):
+    from crmlab.cli import main
+
+    path = write_tables(tiny, tmp_path, meta=META)
+    assert main(["validate", str(path)]) == 0
+    assert main(["validate", str(tmp_path / "nowhere")]) == 1
