@@ -692,8 +692,8 @@ def validate_command(path, tz: str | None = None) -> int:
         print("Tables")
         print(data.summary().to_string(index=False))
         flagged = int((data.quality["rows"] > 0).sum())
-        print(f"\nData-quality ledger ({len(data.quality)} checks, {flagged} flagged rows; "
-              "no row was dropped)")
+        print(f"\nData-quality ledger ({len(data.quality)} checks, {flagged} of them flagged "
+              "rows; every row was kept)")
         print(data.quality.to_string(index=False))
     print("\nOK: the data meets the contract.")
     return 0
