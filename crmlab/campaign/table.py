@@ -23,22 +23,14 @@ from crmlab._engine import to_pandas
 
 DAY = 86400.0
 
-#: Which consent flag in ``customers`` covers an advertising send on each channel. ``None``:
-#: the channel needs no marketing consent (in-app messages are shown inside the app;
-#: Kakao AlimTalk carries informational messages only).
-CHANNEL_CONSENT = {
-    "email": "consent_email",
-    "sms": "consent_sms",
-    "lms": "consent_sms",
-    "app_push": "consent_push",
-    "in_app": None,
-    "kakao_alimtalk": None,
-    "kakao_friendtalk": "consent_kakao",
-}
-
-#: Night-time for advertising sends (Korea's Information and Communications Network Act):
-#: 21:00 to 08:00 local time needs separate night consent.
-NIGHT_START_HOUR, NIGHT_END_HOUR = 21, 8
+# The consent rules are the data contract's (crmlab.data.schema): which consent column a send
+# on each channel needs, which channels are advertising, and the night window (21:00-08:00).
+from crmlab.data.schema import (  # noqa: E402
+    ADVERTISING_CHANNELS,
+    CHANNEL_CONSENT,
+    NIGHT_END as NIGHT_END_HOUR,
+    NIGHT_START as NIGHT_START_HOUR,
+)
 
 
 class CampaignDataError(ValueError):
@@ -295,6 +287,8 @@ def campaign_table(
     hour = pd.to_datetime(df["sent_ts"]).dt.hour
     out["send_hour"] = hour.astype("Int64")
     night = sent & ((hour >= NIGHT_START_HOUR) | (hour < NIGHT_END_HOUR))
+    if channel not in ADVERTISING_CHANNELS:
+        night = night & False  # informational channels are not subject to the night rule
     out["night_send"] = night.astype(int)
     if consent_col is None:
         consent_ok = pd.Series(True, index=df.index)

@@ -1,0 +1,266 @@
+"""Report texts in English and Korean, and number formatting for reports.
+
+The campaign report and the campaign verdict read their sentences from :data:`TEXTS`, keyed by
+an identifier and a language (``en`` or ``ko``); :func:`t` fills the placeholders.
+Money is formatted for the data's currency (:func:`money`: ``₩1,234`` for KRW).
+
+Examples
+--------
+>>> money(1234.4, "KRW")
+'₩1,234'
+>>> t("decision.ship", "ko")
+'출시'
+"""
+from __future__ import annotations
+
+import math
+
+LANGS = ("en", "ko")
+
+#: currency -> (symbol, decimals)
+CURRENCIES = {"KRW": ("₩", 0), "USD": ("$", 2), "EUR": ("€", 2), "JPY": ("¥", 0),
+              "GBP": ("£", 2)}
+
+TEXTS: dict[str, dict[str, str]] = {
+    # decisions
+    "decision.ship": {"en": "ship", "ko": "출시"},
+    "decision.iterate": {"en": "iterate", "ko": "개선 후 재시험"},
+    "decision.stop": {"en": "stop", "ko": "중단"},
+    "decision.inconclusive": {"en": "inconclusive", "ko": "판단 보류"},
+    "decision.headline.ship": {
+        "en": "Verdict: SHIP {arm}. It meets every requirement of the decision rule.",
+        "ko": "결론: {arm} 출시. 의사결정 규칙의 모든 요건을 충족합니다."},
+    "decision.headline.iterate": {
+        "en": "Verdict: ITERATE. The campaign moves customers, but not enough to meet every "
+              "requirement of the decision rule.",
+        "ko": "결론: 개선 후 재시험. 캠페인이 고객 행동을 바꾸지만 의사결정 규칙의 요건을 모두 "
+              "충족하지는 못합니다."},
+    "decision.headline.stop": {
+        "en": "Verdict: STOP. The campaign does harm or breaks a guardrail.",
+        "ko": "결론: 중단. 캠페인이 해를 끼치거나 가드레일을 넘었습니다."},
+    "decision.headline.inconclusive": {
+        "en": "Verdict: INCONCLUSIVE. The data cannot tell whether the campaign works.",
+        "ko": "결론: 판단 보류. 데이터로는 캠페인 효과를 판단할 수 없습니다."},
+    # verdict reasons
+    "reason.srm": {
+        "en": "The audience split does not match the planned holdout share (sample-ratio "
+              "mismatch, p = {p}); the randomisation is suspect, so no effect can be trusted.",
+        "ko": "고객 배정 비율이 계획한 대조군 비율과 맞지 않습니다(SRM, p = {p}). 무작위 배정을 "
+              "신뢰할 수 없어 효과를 믿을 수 없습니다."},
+    "reason.primary_up": {
+        "en": "{arm}: {metric} rose by {lift} against the holdout ({ci}); this is statistically "
+              "significant.",
+        "ko": "{arm}: {metric}이(가) 대조군보다 {lift} 높았고({ci}) 통계적으로 유의합니다."},
+    "reason.primary_flat": {
+        "en": "{arm}: the change in {metric} ({lift}, {ci}) cannot be told apart from zero.",
+        "ko": "{arm}: {metric} 변화({lift}, {ci})는 0과 구별되지 않습니다."},
+    "reason.primary_down": {
+        "en": "{arm}: {metric} fell by {lift} against the holdout ({ci}).",
+        "ko": "{arm}: {metric}이(가) 대조군보다 {lift} 낮았습니다({ci})."},
+    "reason.ltv_ok": {
+        "en": "{arm}: revenue per customer over {days} days changed by {lift} ({ci}), meeting the "
+              "required minimum of {min}.",
+        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 변했고({ci}) 요구 최소치 {min}을(를) "
+              "충족합니다."},
+    "reason.ltv_low": {
+        "en": "{arm}: revenue per customer over {days} days changed by {lift} ({ci}), below the "
+              "required minimum of {min}.",
+        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 변해({ci}) 요구 최소치 {min}에 못 "
+              "미칩니다."},
+    "reason.ltv_down": {
+        "en": "{arm}: revenue per customer over {days} days fell by {lift} ({ci}): the campaign "
+              "costs long-term revenue.",
+        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 줄었습니다({ci}). 장기 매출을 잃습니다."},
+    "reason.roi_pos": {
+        "en": "{arm}: the campaign returns {roi} on its cost of {cost} ({ci}).",
+        "ko": "{arm}: 비용 {cost} 대비 투자수익률은 {roi}입니다({ci})."},
+    "reason.roi_neg": {
+        "en": "{arm}: the campaign does not pay: return on its cost of {cost} is {roi} ({ci}).",
+        "ko": "{arm}: 비용 {cost} 대비 투자수익률이 {roi}로({ci}) 수익이 나지 않습니다."},
+    "reason.guard_breach": {
+        "en": "{arm}: {metric} rose by {lift} ({ci}), above the allowed increase of {thr}.",
+        "ko": "{arm}: {metric}이(가) {lift} 올라({ci}) 허용 증가폭 {thr}을(를) 넘었습니다."},
+    "reason.guard_ok": {
+        "en": "{arm}: every guardrail held (unsubscribes and blocks within their limits).",
+        "ko": "{arm}: 모든 가드레일(수신거부, 차단)이 허용 범위 안입니다."},
+    "reason.exploratory": {
+        "en": "This evaluation is exploratory ({reason}); treat the verdict as a hint, not a "
+              "decision.",
+        "ko": "이 평가는 탐색적입니다({reason}). 결론은 참고용이며 의사결정이 아닙니다."},
+    "reason.horizon_partial": {
+        "en": "{rows} customers were not observed for the full {days}-day horizon and are left out "
+              "of the long-term revenue comparison.",
+        "ko": "{rows}명은 {days}일 전체를 관찰하지 못해 장기 매출 비교에서 제외했습니다."},
+    "reason.multiple_arms": {
+        "en": "{k} treatment arms are compared with the holdout; each interval is at the "
+              "Bonferroni level {level} so that all hold together at {overall}.",
+        "ko": "처치군 {k}개를 대조군과 비교하므로 각 구간은 본페로니 수준 {level}로 계산해 "
+              "전체 {overall}을(를) 보장합니다."},
+    # metric names
+    "metric.conversion": {"en": "conversion", "ko": "구매 전환율"},
+    "metric.revenue": {"en": "revenue per customer", "ko": "고객당 매출"},
+    "metric.orders": {"en": "orders per customer", "ko": "고객당 주문 수"},
+    "metric.aov": {"en": "average order value", "ko": "평균 주문 금액"},
+    "metric.visit": {"en": "visit rate", "ko": "방문율"},
+    "metric.unsubscribe_rate": {"en": "unsubscribe rate", "ko": "수신거부율"},
+    "metric.block_rate": {"en": "block rate", "ko": "차단(미도달)률"},
+    "metric.ltv": {"en": "revenue per customer over the horizon", "ko": "기간 고객당 매출"},
+    "metric.repurchase": {"en": "repurchase rate", "ko": "재구매율"},
+    "metric.inactive_90": {"en": "inactive at day 90", "ko": "90일 시점 비활성"},
+    "metric.inactive_180": {"en": "inactive at day 180", "ko": "180일 시점 비활성"},
+    "ci": {"en": "{level} CI {lo} to {hi}", "ko": "{level} 신뢰구간 {lo} ~ {hi}"},
+    # report
+    "report.title": {"en": "Campaign report: {title}", "ko": "캠페인 보고서: {title}"},
+    "report.exploratory_banner": {
+        "en": "⚠ EXPLORATORY EVALUATION — {reason}. The long-term horizon is {days} days, shorter "
+              "than the six months a confirmatory evaluation needs.",
+        "ko": "⚠ 탐색적 평가 — {reason}. 장기 관찰 기간이 {days}일로, 확증적 평가에 필요한 "
+              "6개월보다 짧습니다."},
+    "report.intro": {
+        "en": "{scenario} campaign on {channel}, {start} to {end}. {n:,} customers were assigned at "
+              "random: {arms}. The holdout (control) received nothing, so every difference "
+              "between the arms is caused by the campaign.",
+        "ko": "{channel} 채널의 {scenario} 캠페인({start} ~ {end}). 고객 {n:,}명을 무작위로 "
+              "배정했습니다: {arms}. 대조군은 아무것도 받지 않았으므로 군 간 차이는 모두 "
+              "캠페인 효과입니다."},
+    "report.h.verdict": {"en": "Verdict", "ko": "결론"},
+    "report.h.integrity": {"en": "Can we trust the experiment?", "ko": "실험을 믿을 수 있는가?"},
+    "report.h.short": {"en": "Short-term effect", "ko": "단기 효과"},
+    "report.h.long": {"en": "Long-term effect ({days} days)", "ko": "장기 효과({days}일)"},
+    "report.h.guardrails": {"en": "Guardrails and the message funnel",
+                            "ko": "가드레일과 메시지 퍼널"},
+    "report.h.economics": {"en": "Economics", "ko": "경제성"},
+    "report.h.segments": {"en": "Who responds? Segments and whom to target next time",
+                          "ko": "누가 반응하는가? 세그먼트와 다음 타깃"},
+    "report.h.quality": {"en": "Data quality", "ko": "데이터 품질"},
+    "report.h.provenance": {"en": "Provenance", "ko": "재현 정보"},
+    "report.integrity_ok": {
+        "en": "The split matches the planned holdout share (SRM p = {p}); the arms looked alike "
+              "before the campaign (largest standardised difference {smd}); {consent} sends "
+              "without channel consent and {night} night-time sends without night consent.",
+        "ko": "배정 비율이 계획과 일치하며(SRM p = {p}) 캠페인 전 군 간 특성이 비슷했습니다"
+              "(최대 표준화 차이 {smd}). 채널 수신동의 없는 발송 {consent}건, 야간 동의 없는 "
+              "야간 발송 {night}건."},
+    "report.integrity_bad": {
+        "en": "Warning: {problems}. Read the effects below with care.",
+        "ko": "경고: {problems}. 아래 효과는 주의해서 해석하세요."},
+    "report.short_sentence": {
+        "en": "{arm}: {metric} {value} vs {control} in the holdout within {days} days — "
+              "a difference of {lift} ({ci}).",
+        "ko": "{arm}: {days}일 내 {metric} {value}, 대조군 {control} — 차이 {lift}({ci})."},
+    "report.long_sentence": {
+        "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout, "
+              "a lifetime-value lift of {lift} ({ci}). Churn hazard ratio {hr} ({hrci}); "
+              "{rmst} days of extra active life within the horizon.",
+        "ko": "{arm}: {days}일간 고객당 매출 {value}, 대조군 {control} — 고객생애가치 증가 "
+              "{lift}({ci}). 이탈 위험비 {hr}({hrci}), 기간 내 활성 기간 {rmst}일 증가."},
+    "report.econ_sentence": {
+        "en": "{arm}: {sends:,} sends cost {cost} in total; the incremental revenue over the "
+              "horizon is {rev} and the incremental margin {margin}, a return on cost of {roi} "
+              "({ci}).",
+        "ko": "{arm}: 발송 {sends:,}건에 총비용 {cost}; 기간 증분 매출 {rev}, 증분 마진 "
+              "{margin}, 투자수익률 {roi}({ci})."},
+    "report.km_caption": {
+        "en": "Share of customers not yet churned (churn = {C} days without a purchase), by arm.",
+        "ko": "군별 이탈하지 않은 고객 비율(이탈 = {C}일간 구매 없음)."},
+    "report.cum_caption": {
+        "en": "Cumulative revenue per customer since assignment, by arm (band: 95% CI).",
+        "ko": "배정 이후 군별 고객당 누적 매출(음영: 95% 신뢰구간)."},
+    "report.forest_caption": {
+        "en": "Lift against the holdout with confidence intervals.",
+        "ko": "대조군 대비 효과와 신뢰구간."},
+    "report.funnel_caption": {
+        "en": "The message funnel: delivered → opened → clicked → purchased (share of those "
+              "assigned).",
+        "ko": "메시지 퍼널: 도달 → 열람 → 클릭 → 구매(배정 고객 대비 비율)."},
+    "report.segments_none": {
+        "en": "No segment shows an effect that survives the correction for testing many "
+              "segments.",
+        "ko": "여러 세그먼트 검정에 대한 보정 후 유의한 효과를 보이는 세그먼트가 없습니다."},
+    "report.target_intro": {
+        "en": "Whom to target next time: the net value per targeted customer is the margin on "
+              "the extra revenue minus the cost of reaching them; p-values are adjusted for the "
+              "number of segments (Benjamini-Hochberg).",
+        "ko": "다음 타깃: 타깃 고객 1인당 순가치 = 증분 매출의 마진 − 도달 비용. p-값은 "
+              "세그먼트 수에 대해 보정했습니다(Benjamini-Hochberg)."},
+    "report.quality_intro": {
+        "en": "Rows the data checks flagged (nothing is dropped silently):",
+        "ko": "데이터 점검에서 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
+    "report.quality_clean": {"en": "The data checks flagged nothing.",
+                             "ko": "데이터 점검에서 문제가 없었습니다."},
+    "report.footer": {
+        "en": "crmlab {version} · commit {commit}{dirty} · data {fingerprint} · seed {seed} · "
+              "started {started}",
+        "ko": "crmlab {version} · 커밋 {commit}{dirty} · 데이터 {fingerprint} · 시드 {seed} · "
+              "시작 {started}"},
+    "target.target": {"en": "target", "ko": "타깃"},
+    "target.avoid": {"en": "avoid", "ko": "제외"},
+    "target.unclear": {"en": "no clear evidence", "ko": "근거 부족"},
+    "arm.control": {"en": "holdout", "ko": "대조군"},
+}
+
+
+def t(key: str, lang: str = "en", **values) -> str:
+    """The text ``key`` in ``lang`` with its placeholders filled.
+
+    Examples
+    --------
+    >>> t("metric.conversion", "ko")
+    '구매 전환율'
+    """
+    if lang not in LANGS:
+        raise ValueError(f"report language must be one of {LANGS}, got {lang!r}")
+    try:
+        entry = TEXTS[key]
+    except KeyError:
+        raise KeyError(f"no report text {key!r}") from None
+    return entry[lang].format(**values) if values else entry[lang]
+
+
+def _finite(x) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(x, currency: str = "KRW", signed: bool = False) -> str:
+    """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing.
+
+    Examples
+    --------
+    >>> money(-1234.5, "KRW"), money(1234.5, "KRW", signed=True), money(3.5, "USD")
+    ('−₩1,234', '+₩1,234', '$3.50')
+    """
+    if not _finite(x):
+        return "—"
+    symbol, dec = CURRENCIES.get(str(currency).upper(), (f"{currency} ", 2))
+    x = float(x)
+    body = f"{symbol}{abs(x):,.{dec}f}"
+    if round(abs(x), dec) == 0:
+        return body
+    if x < 0:
+        return "−" + body
+    return ("+" + body) if signed else body
+
+
+def pct(x, digits: int = 1, signed: bool = False) -> str:
+    """A share as a percentage: ``12.3%``."""
+    if not _finite(x):
+        return "—"
+    s = f"{100 * float(x):{'+' if signed else ''}.{digits}f}%"
+    return s.replace("-", "−")
+
+
+def pp(x, digits: int = 1) -> str:
+    """A difference of shares in percentage points: ``+1.2 pp`` (``%p`` in Korean reports)."""
+    if not _finite(x):
+        return "—"
+    return f"{100 * float(x):+.{digits}f} pp".replace("-", "−")
+
+
+def num(x, digits: int = 2, signed: bool = False) -> str:
+    """A plain number with thousands separators."""
+    if not _finite(x):
+        return "—"
+    return f"{float(x):{'+' if signed else ''},.{digits}f}".replace("-", "−")
