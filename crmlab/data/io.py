@@ -597,8 +597,8 @@ def _check_values(t: Table, spec: TableSpec) -> None:
         key = f"{c.name}__null"
         if key in res and int(res[key]):
             what = "null key" if c.name in spec.key else "null value in a required column"
-            others = [x for x in (spec.key or (spec.time_column,)) if x != c.name] or []
-            cols = [x for x in [*spec.key, spec.time_column] if x and x != c.name][:3]
+            cols = list(dict.fromkeys(x for x in (*spec.key, "customer_id", spec.time_column)
+                                      if x and x != c.name and x in t.columns))[:3]
             ex = _examples(t.filter(t[c.name].isnull()), cols) if cols else []
             raise DataContractError(name, c.name, what + (f" (examples show {', '.join(cols)})"
                                                           if cols else ""), int(res[key]), ex)
