@@ -1,0 +1,238 @@
+"""Shared maximum-likelihood machinery of the customer-base models.
+
+Every model maximises its log-likelihood with ``scipy.optimize.minimize`` (L-BFGS-B) over the
+logarithms of its parameters, using the model's exact gradient. Rows are compressed to their
+unique values with a weight (a count) so that the cost depends on the number of distinct
+customer histories, not on the number of customers. Standard errors come from the Hessian of
+the log-likelihood in log-parameter space (finite differences of the exact gradient), mapped to
+the natural scale by the delta method; confidence intervals are Wald intervals on the log scale,
+exponentiated (so they stay positive).
+"""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+__all__ = ["ConvergenceError", "BaseFitter", "unique_rows"]
+
+#: Days in an average month (365.25 / 12); used to express horizons and discounting in months.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+class ConvergenceError(RuntimeError):
+    """The likelihood maximisation did not converge (the message says why and what to try)."""
+
+
+def unique_rows(*cols: np.ndarray, weights: np.ndarray | None = None):
+    """Unique rows of the stacked columns, their total weights and the inverse index."""
+    stacked = np.column_stack([np.asarray(c, dtype=float) for c in cols])
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    w = np.ones(len(stacked)) if weights is None else np.asarray(weights, dtype=float)
+    counts = np.bincount(inverse, weights=w, minlength=len(uniq))
+    return [uniq[:, j] for j in range(uniq.shape[1])], counts, inverse
+
+
+def _as_array(values, name: str, model: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{model}.fit: {name} has {int(bad.sum())} missing or infinite values")
+    return arr
+
+
+class BaseFitter:
+    """Common fitting, standard errors, summaries and rendering (subclasses define the model)."""
+
+    _param_names: tuple[str, ...] = ()
+    _model_name = ""
+
+    def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-10, maxiter: int = 2000,
+                 initial_params: dict[str, float] | None = None) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.tol = tol
+        self.maxiter = maxiter
+        self.initial_params = initial_params
+
+    # -- to be provided by subclasses -----------------------------------------------------------
+    @staticmethod
+    def _loglik_rows(params: np.ndarray, data: tuple):  # pragma: no cover
+        """Per-row log-likelihood and its gradient (natural parameters), shape (k, n)."""
+        raise NotImplementedError
+
+    def _start(self, data: tuple, w: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def _objective(self, logp, data, w, n):
+        ll, grad = self._loglik_and_grad(logp, data, w)
+        pen = self.penalizer_coef
+        if pen:
+            ex = np.exp(logp)
+            ll = ll - pen * n * np.sum(ex ** 2)
+            grad = grad - pen * n * 2 * ex ** 2
+        return -ll / n, -grad / n
+
+    def _loglik_and_grad(self, logp, data, w):
+        """Total weighted log-likelihood and its gradient with respect to log-parameters."""
+        ll_i, g_i = self._loglik_rows(np.exp(logp), data)   # g_i: d ll_i / d theta (natural)
+        ll = float(np.dot(w, ll_i))
+        grad = (g_i @ w) * np.exp(logp)
+        return ll, grad
+
+    def _optimise(self, data: tuple, w: np.ndarray) -> None:
+        n = float(w.sum())
+        if self.initial_params is not None:
+            x0 = np.log([float(self.initial_params[k]) for k in self._param_names])
+        else:
+            x0 = self._start(data, w)
+        with np.errstate(all="ignore"):
+            res = optimize.minimize(self._objective, x0, args=(data, w, n), jac=True,
+                                    method="L-BFGS-B", bounds=[(-25.0, 25.0)] * len(x0),
+                                    options=dict(maxiter=self.maxiter, ftol=self.tol * 1e-3,
+                                                 gtol=self.tol, maxcor=30))
+        finite = np.isfinite(res.fun) and np.all(np.isfinite(res.x))
+        grad_norm = float(np.max(np.abs(res.jac))) if finite else np.inf
+        if not finite or (not res.success and grad_norm > 1e-4):
+            raise ConvergenceError(
+                f"{self._model_name}: the likelihood maximisation did not converge after "
+                f"{res.nit} iterations ({res.message}; largest gradient {grad_norm:.2g}). "
+                "Try more iterations (maxiter=...), other initial_params, or a small "
+                "penalizer_coef; check that the data hold repeat purchases."
+            )
+        at_bound = [k for k, v in zip(self._param_names, res.x) if abs(v) >= 24.9]
+        self.optimizer_result_ = res
+        self.params_ = pd.Series(np.exp(res.x), index=list(self._param_names), name="estimate")
+        self.log_likelihood_ = self._loglik_and_grad(res.x, data, w)[0]
+        self.n_customers_ = int(round(n))
+        self.n_unique_rows_ = len(w)
+        self.unidentified_ = at_bound
+        self._fit_data = (data, w)
+        self._compute_covariance(res.x, data, w)
+
+    def _compute_covariance(self, logp, data, w) -> None:
+        k = len(logp)
+        h = np.zeros((k, k))
+        for j in range(k):
+            step = 1e-5 * max(1.0, abs(logp[j]))
+            e = np.zeros(k)
+            e[j] = step
+            gp = self._loglik_and_grad(logp + e, data, w)[1]
+            gm = self._loglik_and_grad(logp - e, data, w)[1]
+            h[:, j] = (gp - gm) / (2 * step)
+        h = (h + h.T) / 2
+        try:
+            cov_log = np.linalg.inv(-h)
+        except np.linalg.LinAlgError:
+            cov_log = np.full((k, k), np.nan)
+        self.hessian_log_ = h
+        self.covariance_log_ = pd.DataFrame(cov_log, index=self.params_.index,
+                                            columns=self.params_.index)
+
+    # -- results ----------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(...) first")
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimates with standard errors and (1 - alpha) confidence intervals."""
+        self._check_fitted()
+        z = stats.norm.ppf(1 - alpha / 2)
+        se_log = np.sqrt(np.clip(np.diag(self.covariance_log_.to_numpy()), 0, None))
+        est = self.params_.to_numpy()
+        return pd.DataFrame({
+            "estimate": est,
+            "se": est * se_log,
+            "ci_low": est * np.exp(-z * se_log),
+            "ci_high": est * np.exp(z * se_log),
+        }, index=self.params_.index).rename_axis("parameter")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Estimates, standard errors and 95% confidence intervals (one row per parameter)."""
+        return self.summary_frame()
+
+    @property
+    def AIC_(self) -> float:  # noqa: N802 - conventional name
+        return 2 * len(self._param_names) - 2 * self.log_likelihood_
+
+    @property
+    def reading(self) -> str:
+        self._check_fitted()
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        text = (f"{self._model_name} fitted by maximum likelihood on {self.n_customers_:,} "
+                f"customers ({self.n_unique_rows_:,} distinct histories): {ps}; "
+                f"log-likelihood {self.log_likelihood_:.1f}.")
+        if self.unidentified_:
+            text += (" Not identified by these data (estimate ran to the bound): "
+                     + ", ".join(self.unidentified_) + ".")
+        return text
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy parameter table: one row per parameter, plus the model and the log-likelihood."""
+        df = self.summary.reset_index()
+        df.insert(0, "model", self._model_name)
+        df["log_likelihood"] = self.log_likelihood_
+        df["n"] = self.n_customers_
+        return df
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"<{type(self).__name__}: not fitted>"
+        ps = ", ".join(f"{k}: {v:.4g}" for k, v in self.params_.items())
+        return f"<{type(self).__name__}: fitted with {self.n_customers_} customers, {ps}>"
+
+    def _repr_html_(self) -> str:
+        if not hasattr(self, "params_"):
+            return html.escape(repr(self))
+        return (f"<p><b>{html.escape(self._model_name)}</b> — {html.escape(self.reading)}</p>"
+                + self.summary.to_html(float_format=lambda v: f"{v:.4g}"))
+
+
+def rfm_columns(frequency, recency=None, T=None, model: str = ""):
+    """Accept either three arrays or a summary DataFrame (``frequency[_cal]`` ...)."""
+    if isinstance(frequency, pd.DataFrame):
+        df = frequency
+        suffix = "_cal" if "frequency_cal" in df.columns and "frequency" not in df.columns else ""
+        try:
+            frequency, recency, T = (df["frequency" + suffix], df["recency" + suffix],
+                                     df["T" + suffix])
+        except KeyError as exc:
+            raise ValueError(f"{model}: the summary table lacks column {exc}") from None
+    if recency is None or T is None:
+        raise ValueError(f"{model}: give frequency, recency and T (or an rfm_summary table)")
+    x = _as_array(frequency, "frequency", model)
+    tx = _as_array(recency, "recency", model)
+    t = _as_array(T, "T", model)
+    if not (len(x) == len(tx) == len(t)):
+        raise ValueError(f"{model}: frequency, recency and T have different lengths "
+                         f"({len(x)}, {len(tx)}, {len(t)})")
+    if len(x) == 0:
+        raise ValueError(f"{model}: no customers to fit (empty input)")
+    problems = {
+        "negative or non-integer frequency": (x < 0) | (x != np.round(x)),
+        "negative recency": tx < 0,
+        "recency greater than T": tx > t + 1e-9,
+        "T not positive": t <= 0,
+        "positive recency with zero frequency": (x == 0) & (tx > 0),
+    }
+    for what, mask in problems.items():
+        if mask.any():
+            raise ValueError(f"{model}: {int(mask.sum())} of {len(x)} customers have {what}")
+    if not (x > 0).any():
+        raise ValueError(f"{model}: none of the {len(x)} customers made a repeat purchase (no "
+                         "repeat purchases); the purchase and dropout rates are not identified")
+    return x, tx, t
+
+
+def _unit_days(obj: Any, default: float = 1.0) -> float:
+    """Days per model time unit, read from an rfm_summary table's attrs when available."""
+    attrs = getattr(obj, "attrs", None) or {}
+    unit, scaler = attrs.get("time_unit"), attrs.get("time_scaler", 1.0)
+    if unit is None:
+        return default
+    return {"D": 1.0, "W": 7.0, "M": DAYS_PER_MONTH}[unit] * float(scaler)
