@@ -2,14 +2,24 @@
 
 - :func:`load_cdnow` — CDNOW online music retailer purchases (Fader, Hardie & Lee 2005).
 - :func:`load_hillstrom` — Kevin Hillstrom's MineThatData e-mail campaign (2008).
+- :func:`demo_data` — the simulated demo shop (:mod:`crmlab.data.simulate`), cached on disk.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load_cdnow", "load_hillstrom"]
+__all__ = ["load_cdnow", "load_hillstrom", "demo_data", "demo_data_dir"]
+
+#: Size of the demo shop when neither the argument nor ``CRMLAB_DEMO_CUSTOMERS`` says otherwise.
+DEMO_CUSTOMERS = 50_000
+_SHOP_FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
+               "assignments.parquet", "meta.json", "ground_truth.json")
 
 
 def _path(name: str):
@@ -72,3 +82,138 @@ def load_hillstrom() -> pd.DataFrame:
     [21307, 21306, 21387]
     """
     return pd.read_csv(_path("hillstrom.csv.gz"), compression="gzip")
+
+
+def _repo_root(start: Path | None = None) -> Path | None:
+    """Nearest ancestor of ``start`` (default: the working directory) holding crmlab's
+    ``pyproject.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        f = d / "pyproject.toml"
+        if f.is_file():
+            try:
+                text = f.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if any(line.replace(" ", "") in ('name="crmlab"', "name='crmlab'")
+                   for line in text.splitlines()):
+                return d
+    return None
+
+
+def _demo_size(n_customers: int | None) -> int:
+    if n_customers is not None:
+        n = int(n_customers)
+    else:
+        raw = os.environ.get("CRMLAB_DEMO_CUSTOMERS", "").strip()
+        try:
+            n = int(raw) if raw else DEMO_CUSTOMERS
+        except ValueError:
+            raise ValueError(f"CRMLAB_DEMO_CUSTOMERS must be a whole number of customers, got "
+                             f"{raw!r}") from None
+    if n < 100:
+        raise ValueError(f"demo_data: the demo shop needs at least 100 customers, got {n}")
+    return n
+
+
+def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> Path:
+    """Directory of the cached simulated demo shop, simulating it first when absent.
+
+    Parameters
+    ----------
+    n_customers : int, optional
+        Shop size; default ``$CRMLAB_DEMO_CUSTOMERS``, else 50,000.
+    seed : int
+        Simulation seed (default 0).
+    path : str or Path, optional
+        Directory of the shop. Default: ``<base>/demo`` for the default shop (50,000 customers,
+        seed 0) and ``<base>/demo-<n>-s<seed>`` otherwise, where ``<base>`` is
+        ``$CRMLAB_DATA_DIR`` if set, else ``data/`` under the crmlab repository root (the
+        nearest ancestor of the working directory whose ``pyproject.toml`` names the project
+        ``crmlab``), else ``~/.cache/crmlab``.
+
+    Returns
+    -------
+    Path
+        A directory holding the five tables, ``meta.json`` and ``ground_truth.json`` (24 months
+        from 2024-01-01). The shop is simulated into a temporary sibling directory and renamed
+        into place, so concurrent callers never see a half-written shop.
+
+    Examples
+    --------
+    >>> d = demo_data_dir(n_customers=2000, path="/tmp/crmlab-demo-2000")   # doctest: +SKIP
+    >>> (d / "ground_truth.json").exists()                                  # doctest: +SKIP
+    True
+    """
+    n = _demo_size(n_customers)
+    seed = int(seed)
+    if path is not None:
+        target = Path(path)
+    else:
+        if os.environ.get("CRMLAB_DATA_DIR", "").strip():
+            base = Path(os.environ["CRMLAB_DATA_DIR"].strip())
+        else:
+            root = _repo_root()
+            base = root / "data" if root is not None else Path.home() / ".cache" / "crmlab"
+        name = "demo" if (n == DEMO_CUSTOMERS and seed == 0) else f"demo-{n}-s{seed}"
+        target = base / name
+    if _complete(target, n, seed):
+        return target
+    if target.exists() and any(target.iterdir()):
+        meta = _read_meta(target) or {}
+        raise ValueError(
+            f"demo_data: {target} is not empty and does not hold the simulated shop of {n} "
+            f"customers (seed {seed}) (found n_customers={meta.get('n_customers')}, "
+            f"seed={meta.get('seed')}); pass another path= or remove the directory")
+    from crmlab.data.simulate import simulate
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        simulate(tmp, n_customers=n, seed=seed)
+        try:
+            if target.exists() and not any(target.iterdir()):
+                target.rmdir()
+            os.rename(tmp, target)            # atomic; fails if another process got there first
+        except OSError:
+            if not _complete(target, n, seed):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _read_meta(d: Path) -> dict | None:
+    import json
+
+    try:
+        return json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _complete(d: Path, n: int, seed: int) -> bool:
+    if not all((d / f).is_file() for f in _SHOP_FILES):
+        return False
+    meta = _read_meta(d)
+    return bool(meta) and meta.get("n_customers") == n and meta.get("seed") == seed
+
+
+def demo_data(n_customers: int | None = None, seed: int = 0, path=None):
+    """The simulated demo shop, loaded: a :class:`crmlab.CRMData`.
+
+    Simulates the shop on first use (about 20 s for 50,000 customers) and reads it from the
+    cache afterwards; see :func:`demo_data_dir` for the size and the cache location. The known
+    true campaign effects are in ``ground_truth.json`` beside the tables.
+
+    Examples
+    --------
+    >>> from crmlab.datasets import demo_data
+    >>> data = demo_data()                        # doctest: +SKIP
+    >>> data.currency, str(data.observation_end)  # doctest: +SKIP
+    ('KRW', '2026-01-01 00:00:00')
+    """
+    from crmlab.data.io import load
+
+    return load(demo_data_dir(n_customers=n_customers, seed=seed, path=path))

@@ -1,0 +1,377 @@
+"""The shop simulator: determinism, the data contract, realism, and a ground truth that matches
+the simulated outcomes.
+
+The ground-truth checks recompute every outcome from the written files with a plain, loop-based
+reference implementation of the shared definitions (docs/architecture.md), independent of the
+simulator's vectorised code, and check Pareto/NBD mechanics against the model's closed-form
+expectation (Schmittlein, Morrison & Colombo 1987; Fader & Hardie's note "A Note on Deriving the
+Pareto/NBD Model and Related Expressions", 2005, eq. 17: E[X(t)] = r*beta/(alpha*(s-1)) *
+(1 - (beta/(beta+t))**(s-1))).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from crmlab.data import _sim_params as P
+from crmlab.data._sim_core import DAY, churn_survival, cox_hazard_ratio
+from crmlab.data.schema import CONTRACT, SCENARIOS
+from crmlab.data.simulate import _Shop, simulate, simulate_shop
+
+from conftest import SMALL_SHOP
+
+FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
+         "assignments.parquet", "meta.json", "ground_truth.json")
+
+
+@pytest.fixture(scope="module")
+def shop():
+    """The conftest's small shop, in memory (same arguments, so the same data)."""
+    return simulate_shop(**SMALL_SHOP)
+
+
+@pytest.fixture(scope="module")
+def files(small_shop_dir):
+    d = Path(small_shop_dir)
+    return {name: pd.read_parquet(d / f"{name}.parquet") for name in CONTRACT}
+
+
+# ------------------------------------------------------------------------------ determinism
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    a = simulate(tmp_path / "a", n_customers=800, months=14, seed=11)
+    b = simulate(tmp_path / "b", n_customers=800, months=14, seed=11)
+    for f in FILES:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    c = simulate(tmp_path / "c", n_customers=800, months=14, seed=12)
+    assert (a / "orders.parquet").read_bytes() != (c / "orders.parquet").read_bytes()
+
+
+def test_in_memory_shop_is_what_is_written(shop, small_shop_dir):
+    import pyarrow as pa
+
+    from crmlab.data.simulate import _SCHEMAS
+
+    for name, df in shop.tables.items():
+        mem = pa.Table.from_pandas(df, schema=_SCHEMAS[name], preserve_index=False)
+        disk = pq.read_table(Path(small_shop_dir) / f"{name}.parquet")
+        assert disk.replace_schema_metadata(None).equals(mem.replace_schema_metadata(None)), name
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="months must be at least 12"):
+        simulate(tmp_path, n_customers=500, months=6)
+    with pytest.raises(ValueError, match="n_customers must be at least 100"):
+        simulate(tmp_path, n_customers=10)
+
+
+# ------------------------------------------------------------------------------ contract
+
+
+def test_files_follow_the_contract(small_shop_dir):
+    d = Path(small_shop_dir)
+    assert sorted(p.name for p in d.iterdir()) == sorted(FILES)
+    arrow = {"id": ("int64", "string"), "timestamp": ("timestamp[us]",), "date": ("date32[day]",),
+             "float64": ("double",), "int64": ("int64",), "boolean": ("bool",),
+             "string": ("string",)}
+    for name, spec in CONTRACT.items():
+        schema = pq.read_schema(d / f"{name}.parquet")
+        for col in spec.columns:
+            assert col.name in schema.names, f"{name}.{col.name} missing"
+            assert str(schema.field(col.name).type) in arrow[col.dtype], (name, col.name)
+            assert schema.field(col.name).type.__class__.__name__ != "TimestampType" or \
+                schema.field(col.name).type.tz is None, f"{name}.{col.name} must be naive"
+
+
+def test_meta(small_shop_dir):
+    meta = json.loads((Path(small_shop_dir) / "meta.json").read_text())
+    assert meta["observation_end"] == "2026-01-01T00:00:00"
+    assert meta["currency"] == "KRW" and meta["tz"] == "Asia/Seoul"
+    assert meta["parameters"]["pareto_nbd"] == P.PARETO_NBD
+    assert meta["parameters"]["gamma_gamma"] == P.GAMMA_GAMMA
+
+
+def test_keys_values_and_the_loader(files, small_shop):
+    o, a, c = files["orders"], files["assignments"], files["campaigns"]
+    assert o.order_id.is_unique and files["customers"].customer_id.is_unique
+    assert not a.duplicated(["campaign_id", "customer_id"]).any()
+    assert set(files["events"].event_type) == set(CONTRACT["events"].column("event_type").allowed)
+    assert (o.loc[o.is_refund, "amount"] < 0).all() and (o.loc[~o.is_refund, "amount"] > 0).all()
+    assert set(c.channel) <= set(CONTRACT["campaigns"].column("channel").allowed)
+    # control rows are never sent; treatment rows always are
+    ctrl = a.arm == "control"
+    assert a.loc[ctrl, "sent_ts"].isna().all() and a.loc[~ctrl, "sent_ts"].notna().all()
+    assert (a.sent_ts.dropna() >= a.loc[a.sent_ts.notna(), "assigned_ts"]).all()
+    # the loader accepts the shop; the ledger finds the deliberate faults and nothing else
+    q = small_shop.quality.set_index("check")["rows"]
+    flagged = q[q > 0]
+    assert set(flagged.index) == {"send without consent for the channel",
+                                  "advertising send 21:00–08:00 without night consent"}, flagged
+
+
+# ------------------------------------------------------------------------------ realism
+
+
+def test_customer_base_is_plausible(files):
+    cu, o = files["customers"], files["orders"]
+    pos = o[~o.is_refund]
+    per = pos.groupby("customer_id").size()
+    buyers = len(per) / len(cu)
+    assert 0.5 < buyers < 0.8                       # the rest stay "potential"
+    one_time = (per == 1).mean()
+    assert 0.3 < one_time < 0.7, one_time
+    first = pos.groupby("customer_id").order_ts.min()
+    signup = cu.set_index("customer_id").signup_ts.reindex(first.index)
+    assert (first > signup).all()                   # sign-up precedes the first purchase
+    # inter-purchase times: right-skewed, median weeks not days or years
+    ipt = (pos.sort_values(["customer_id", "order_ts"]).groupby("customer_id").order_ts.diff()
+           .dt.total_seconds().dropna() / DAY)
+    q10, q50, q90 = ipt.quantile([0.1, 0.5, 0.9])
+    assert 1 < q50 < 60 and q10 < q50 / 3 and q90 > 2.5 * q50, (q10, q50, q90)
+    # typical order 30,000-80,000 KRW; refunds about 2% of orders
+    assert 30_000 <= pos.amount.median() <= 80_000
+    share = o.is_refund.sum() / len(pos)
+    se = np.sqrt(P.REFUND_PROBABILITY * (1 - P.REFUND_PROBABILITY) / len(pos))
+    assert abs(share - P.REFUND_PROBABILITY) < 4 * se + 0.003
+    # evenings are busier than the small hours
+    h = pos.order_ts.dt.hour
+    assert (h.isin([20, 21, 22])).mean() > 5 * (h.isin([3, 4, 5])).mean()
+    # consents near their rates
+    for k, rate in P.CONSENT_RATE.items():
+        assert abs(cu[f"consent_{k}"].mean() - rate) < 0.05, k
+
+
+def test_events_precede_purchases(files):
+    o = files["orders"]
+    e = files["events"]
+    pos = o[~o.is_refund][["customer_id", "order_ts"]].sort_values("order_ts")
+    carts = e[e.event_type == "cart_add"][["customer_id", "event_ts"]].sort_values("event_ts")
+    m = pd.merge_asof(pos, carts, left_on="order_ts", right_on="event_ts", by="customer_id",
+                      direction="backward")
+    gap = (m.order_ts - m.event_ts).dt.total_seconds() / DAY
+    assert gap.notna().all() and (gap >= 0).all()
+    assert (gap < 1 / 24).mean() > 0.5              # most carts are filled in the same session
+    # plenty of browsing without purchase
+    assert (e.event_type == "visit").sum() > 3 * len(pos)
+
+
+def test_pareto_nbd_mechanics_match_closed_form():
+    """Without campaigns, repeat purchases follow E[X(t)] of the Pareto/NBD (see module doc)."""
+    s = _Shop(20_000, 24, 5, "2024-01-01")
+    s._customers()
+    tr = s.current()
+    first = tr["s0"]
+    buyers = first < s.T
+    t = s.T - first[buyers]
+    pn = P.PARETO_NBD
+    r, alpha, sh, beta = pn["r"], pn["alpha"], pn["s"], pn["beta"]
+    expected = r * beta / (alpha * (sh - 1)) * (1 - (beta / (beta + t)) ** (sh - 1))
+    repeats = np.bincount(tr["owner"][tr["kind"] == 2], minlength=len(first))[buyers]
+    # sampling error of the mean: heavy-tailed counts, so a generous 4 SE
+    se = repeats.std() / np.sqrt(len(repeats))
+    assert abs(repeats.mean() - expected.mean()) < 4 * se, (repeats.mean(), expected.mean(), se)
+
+
+# ------------------------------------------------------------------------------ campaigns
+
+
+def test_every_scenario_and_at_least_six_months_after(files):
+    c, a = files["campaigns"], files["assignments"]
+    assert set(SCENARIOS) - {"custom"} <= set(c.scenario)
+    assert c.channel.nunique() >= 5
+    obs_end = pd.Timestamp("2026-01-01")
+    assert ((obs_end - c.end_ts).dt.days >= 183).all()
+    assert ((obs_end - a.assigned_ts).dt.days >= 183).all()
+    m = a.merge(c[["campaign_id", "start_ts", "end_ts"]], on="campaign_id")
+    assert ((m.assigned_ts >= m.start_ts) & (m.assigned_ts <= m.end_ts)).all()
+    assert (c.holdout_share.between(0.1, 0.5)).all()
+    arms = a.groupby("campaign_id").arm.nunique()
+    assert (arms >= 2).all() and (arms == 3).sum() >= 1
+    assert (a.groupby("campaign_id").arm.apply(lambda s: (s == "control").any())).all()
+
+
+def test_holdout_shares_within_binomial_error(files):
+    c = files["campaigns"].set_index("campaign_id")
+    for cid, g in files["assignments"].groupby("campaign_id"):
+        h = c.loc[cid, "holdout_share"]
+        n = len(g)
+        share = (g.arm == "control").mean()
+        assert abs(share - h) < 3.5 * np.sqrt(h * (1 - h) / n), (cid, share, h, n)
+
+
+def test_unsubscribes_cost_consent_and_later_sends(files):
+    a, cu = files["assignments"], files["customers"].set_index("customer_id")
+    blast = a[(a.campaign_id == "flash_sale_sms") & (a.delivered == True)]  # noqa: E712
+    rate = blast.unsubscribed_ts.notna().mean()
+    p = P.CAMPAIGNS[2]["arms"]["sms"]["unsub"]
+    assert abs(rate - p) < 4 * np.sqrt(p * (1 - p) / len(blast))
+    gone = blast.loc[blast.unsubscribed_ts.notna(), "customer_id"]
+    assert not cu.loc[gone, "consent_sms"].any()
+    # the later win-back LMS (SMS consent) reaches them only through its stale list
+    wb = a[(a.campaign_id == "winback_lms") & a.customer_id.isin(gone)]
+    assert len(wb) <= max(2, 0.1 * len(gone))
+
+
+# ------------------------------------------------------------------------------ ground truth
+
+
+def _reference_outcomes(files, cid):
+    """Per assigned customer: 7-day conversion, 180-day revenue and the churn survival, computed
+    with a plain loop over each customer's orders (the shared definitions)."""
+    a = files["assignments"][files["assignments"].campaign_id == cid]
+    o = files["orders"]
+    by = {k: g.sort_values("order_ts") for k, g in o[o.customer_id.isin(a.customer_id)]
+          .groupby("customer_id")}
+    end_obs = pd.Timestamp("2026-01-01")
+    rows = []
+    for cust, t0 in zip(a.customer_id, a.assigned_ts):
+        g = by.get(cust, o.iloc[:0])
+        w7 = g[(g.order_ts >= t0) & (g.order_ts < t0 + pd.Timedelta(days=7))]
+        w180 = g[(g.order_ts >= t0) & (g.order_ts < t0 + pd.Timedelta(days=180))]
+        end = min(end_obs, t0 + pd.Timedelta(days=180))
+        buys = [t for t, amt in zip(g.order_ts, g.amount) if amt > 0 and t0 <= t < end]
+        anchors = [t0] + buys
+        dur, churned = (end - t0).total_seconds(), 0
+        for i, anc in enumerate(anchors):
+            nxt = anchors[i + 1] if i + 1 < len(anchors) else None
+            if (nxt is None or nxt > anc + pd.Timedelta(days=90)) and \
+                    anc + pd.Timedelta(days=90) <= end:
+                dur, churned = (anc - t0).total_seconds(), 1
+                break
+        rows.append({"customer_id": cust, "arm": a.arm[a.customer_id == cust].iloc[0],
+                     "converted_7d": bool((w7.amount > 0).any()),
+                     "revenue_180d": float(w180.amount.sum()),
+                     "churn_duration_days": dur / DAY, "churned": churned})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("cid", [c["campaign_id"] for c in P.CAMPAIGNS])
+def test_observed_outcomes_are_the_assigned_arms_potential_outcomes(shop, files, cid):
+    ref = _reference_outcomes(files, cid).set_index("customer_id").sort_index()
+    po = shop.potential_outcomes
+    po = po[(po.campaign_id == cid) & (po.world == po.arm)].set_index("customer_id").sort_index()
+    assert len(po) == len(ref)
+    assert (po.converted_7d.astype(bool) == ref.converted_7d).all()
+    np.testing.assert_allclose(po.revenue_180d, ref.revenue_180d, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(po.churn_duration_days, ref.churn_duration_days, atol=1e-9)
+    assert (po.churned.astype(int) == ref.churned).all()
+
+
+def test_recorded_effects_are_the_potential_outcome_differences(shop, small_shop_truth):
+    po = shop.potential_outcomes
+    assert small_shop_truth == json.loads(json.dumps(shop.ground_truth))
+    for cid, gt in small_shop_truth.items():
+        assert {"scenario", "channel", "arms", "params", "conversion_lift",
+                "churn_hazard_ratio", "revenue_lift_180d"} <= set(gt)
+        g = po[po.campaign_id == cid]
+        ctrl = g[g.world == "control"].set_index("customer_id").sort_index()
+        for arm, eff in gt["arms"].items():
+            t = g[g.world == arm].set_index("customer_id").sort_index()
+            assert eff["conversion_lift"] == pytest.approx(
+                (t.converted_7d.astype(float) - ctrl.converted_7d).mean(), abs=1e-12)
+            assert eff["revenue_lift_180d"] == pytest.approx(
+                (t.revenue_180d - ctrl.revenue_180d).mean(), rel=1e-9, abs=1e-6)
+            hr = cox_hazard_ratio(t.churn_duration_days.to_numpy(), t.churned.to_numpy(),
+                                  ctrl.churn_duration_days.to_numpy(), ctrl.churned.to_numpy())
+            assert eff["churn_hazard_ratio"] == pytest.approx(hr, rel=1e-9)
+        first = next(iter(gt["arms"].values()))
+        assert gt["conversion_lift"] == first["conversion_lift"]
+
+
+def test_observed_difference_is_within_a_few_standard_errors(shop, files, small_shop_truth):
+    """Randomization makes the observed treatment-control difference an unbiased estimate of
+    the recorded (sample) effect."""
+    po = shop.potential_outcomes
+    for cid, gt in small_shop_truth.items():
+        obs = po[(po.campaign_id == cid) & (po.world == po.arm)]
+        y0 = obs[obs.arm == "control"].converted_7d.astype(float)
+        for arm, eff in gt["arms"].items():
+            y1 = obs[obs.arm == arm].converted_7d.astype(float)
+            diff = y1.mean() - y0.mean()
+            se = np.sqrt(y1.var(ddof=1) / len(y1) + max(y0.var(ddof=1), 1e-4) / len(y0))
+            assert abs(diff - eff["conversion_lift"]) < 4 * se, (cid, arm, diff, eff, se)
+
+
+def test_designed_effects_show_in_the_truth(small_shop_truth):
+    gt = small_shop_truth
+    null = gt["review_request"]
+    assert null["conversion_lift"] == 0 and null["revenue_lift_180d"] == 0
+    assert null["churn_hazard_ratio"] == 1.0
+    for cid in ("welcome_coupon", "winback_lms", "birthday_coupon"):
+        assert gt[cid]["conversion_lift"] > 0
+    assert gt["winback_lms"]["churn_hazard_ratio"] < 1
+    arms = gt["cart_reminder"]["arms"]
+    assert set(arms) == {"reminder", "reminder_coupon"}
+
+
+def test_harmful_campaign_hurts_at_scale():
+    """The SMS blast: a small conversion lift, but unsubscribes raise churn and cost revenue."""
+    gt = simulate_shop(n_customers=12_000, months=24, seed=2).ground_truth["flash_sale_sms"]
+    assert gt["conversion_lift"] > 0
+    assert gt["churn_hazard_ratio"] > 1
+    assert gt["revenue_lift_180d"] < 0
+
+
+# ------------------------------------------------------------------------------ survival definition
+
+
+def test_churn_survival_matches_the_definition_on_edge_cases():
+    C, H = 90 * DAY, 180 * DAY
+    t0 = np.array([0, 0, 0, 0, 0, 10 * DAY])
+    end = t0 + H
+    # customer 0: no purchase -> churns at t0
+    # customer 1: buys at day 90 exactly (not later than t0 + C) then never -> churns at day 90
+    # customer 2: buys at day 91 -> churned at t0 (gap > C)
+    # customer 3: buys every 60 days -> censored at 180
+    # customer 4: buys at day 95 -> churn at t0; purchase at day 100 after that irrelevant
+    # customer 5: t0 = day 10, buys at day 100 (exactly C later, so no churn at t0), then
+    #             nothing: anchor day 100 + C = day 190 = end -> churns 90 days after t0
+    owner = np.array([1, 2, 3, 3, 3, 4, 4, 5])
+    ts = np.array([90, 91, 60, 120, 179, 95, 100, 100]) * DAY
+    dur, ev = churn_survival(t0, end, owner, ts, C)
+    assert list(ev) == [1, 1, 1, 0, 1, 1]
+    assert list(dur // DAY) == [0, 90, 0, 180, 0, 90]
+
+
+# ------------------------------------------------------------------------------ demo_data
+
+
+def test_demo_data_caches_and_loads(tmp_path, monkeypatch):
+    from crmlab.datasets import demo_data, demo_data_dir
+
+    monkeypatch.setenv("CRMLAB_DEMO_CUSTOMERS", "300")
+    d = demo_data_dir(path=tmp_path / "shop")
+    meta = json.loads((d / "meta.json").read_text())
+    assert meta["n_customers"] == 300
+    mtime = (d / "orders.parquet").stat().st_mtime_ns
+    data = demo_data(path=tmp_path / "shop")
+    assert (d / "orders.parquet").stat().st_mtime_ns == mtime       # read from the cache
+    assert data.currency == "KRW" and str(data.observation_end) == "2026-01-01 00:00:00"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left over
+    # the cache base: $CRMLAB_DATA_DIR, named by size and seed
+    monkeypatch.setenv("CRMLAB_DATA_DIR", str(tmp_path / "base"))
+    assert demo_data_dir(seed=4) == tmp_path / "base" / "demo-300-s4"
+    with pytest.raises(ValueError, match="does not hold the simulated shop of 301"):
+        demo_data_dir(n_customers=301, path=d)
+    monkeypatch.setenv("CRMLAB_DEMO_CUSTOMERS", "many")
+    with pytest.raises(ValueError, match="CRMLAB_DEMO_CUSTOMERS"):
+        demo_data_dir(path=tmp_path / "x")
+
+
+def test_demo_data_default_location(tmp_path, monkeypatch):
+    from crmlab.datasets import _repo_root
+
+    proj = tmp_path / "proj"
+    (proj / "notebooks").mkdir(parents=True)
+    (proj / "pyproject.toml").write_text('[project]\nname = "crmlab"\n')
+    assert _repo_root(proj / "notebooks") == proj
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "something"\n')
+    assert _repo_root(other) is None
