@@ -34,9 +34,10 @@ class SRMResult:
         self.counts = counts.astype(float)
         self.shares = shares
         self.threshold = threshold
-        total = self.counts.sum()
-        self.expected = shares * total
-        self.chi2 = float(((self.counts - self.expected) ** 2 / self.expected).sum())
+        c = self.counts.to_numpy()
+        e = shares.to_numpy(dtype=float) * c.sum()
+        self.expected = pd.Series(e, index=counts.index)
+        self.chi2 = float(((c - e) ** 2 / e).sum())
         self.df = len(counts) - 1
         self.p_value = float(stats.chi2.sf(self.chi2, self.df))
         self.flagged = bool(self.p_value < threshold)

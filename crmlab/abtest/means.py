@@ -139,24 +139,29 @@ def bootstrap_diff_interval(x_t, x_c, *, n_boot: int = 2000, alpha: float = 0.05
     >>> bool(lo < 1 < hi)
     True
     """
+    if method not in ("percentile", "bca"):
+        raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
+    out = _bootstrap_intervals(x_t, x_c, n_boot, alpha, seed)
+    lo, hi = out[method]
+    return lo, hi, out["boot"]
+
+
+def _bootstrap_intervals(x_t, x_c, n_boot: int, alpha: float, seed: int) -> dict:
+    """Percentile and BCa intervals from one set of resamples."""
     x_t = np.asarray(x_t, dtype=float)
     x_c = np.asarray(x_c, dtype=float)
     rng = np.random.default_rng(seed)
     boot = bootstrap_means(x_t, n_boot, rng) - bootstrap_means(x_c, n_boot, rng)
     theta = x_t.mean() - x_c.mean()
-    if method == "percentile":
-        lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    elif method == "bca":
-        prop = (np.sum(boot < theta) + 0.5 * np.sum(boot == theta)) / n_boot
-        prop = min(max(prop, 1 / (2 * n_boot)), 1 - 1 / (2 * n_boot))
-        z0 = stats.norm.ppf(prop)
-        a = _bca_acceleration_diff(x_t, x_c)
-        zq = stats.norm.ppf([alpha / 2, 1 - alpha / 2])
-        adj = stats.norm.cdf(z0 + (z0 + zq) / (1 - a * (z0 + zq)))
-        lo, hi = np.quantile(boot, adj)
-    else:
-        raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
-    return float(lo), float(hi), boot
+    prop = (np.sum(boot < theta) + 0.5 * np.sum(boot == theta)) / n_boot
+    prop = min(max(prop, 1 / (2 * n_boot)), 1 - 1 / (2 * n_boot))
+    z0 = stats.norm.ppf(prop)
+    a = _bca_acceleration_diff(x_t, x_c)
+    zq = stats.norm.ppf([alpha / 2, 1 - alpha / 2])
+    adj = stats.norm.cdf(z0 + (z0 + zq) / (1 - a * (z0 + zq)))
+    q = np.quantile(boot, np.r_[alpha / 2, 1 - alpha / 2, adj])
+    return {"percentile": (float(q[0]), float(q[1])), "bca": (float(q[2]), float(q[3])),
+            "boot": boot}
 
 
 def _cap(d: pd.DataFrame, outcome: str, cap_quantile, cap_value):
