@@ -235,7 +235,7 @@ def _reference_outcomes(files, cid):
         w7 = g[(g.order_ts >= t0) & (g.order_ts < t0 + pd.Timedelta(days=7))]
         w180 = g[(g.order_ts >= t0) & (g.order_ts < t0 + pd.Timedelta(days=180))]
         end = min(end_obs, t0 + pd.Timedelta(days=180))
-        buys = [t for t, amt in zip(g.order_ts, g.amount) if amt > 0 and t0 <= t < end]
+        buys = [t for t, amt in zip(g.order_ts, g.amount) if amt > 0 and t0 < t < end]
         anchors = [t0] + buys
         dur, churned = (end - t0).total_seconds(), 0
         for i, anc in enumerate(anchors):
@@ -261,6 +261,22 @@ def test_observed_outcomes_are_the_assigned_arms_potential_outcomes(shop, files,
     np.testing.assert_allclose(po.revenue_180d, ref.revenue_180d, rtol=0, atol=1e-6)
     np.testing.assert_allclose(po.churn_duration_days, ref.churn_duration_days, atol=1e-9)
     assert (po.churned.astype(int) == ref.churned).all()
+
+
+def test_churn_outcomes_agree_with_crmlab_churn(shop, files):
+    """The simulator's survival outcomes are those of crmlab.churn.survival_table (the shared
+    definition), for the factual arm of every assigned customer."""
+    from crmlab.churn import survival_table
+
+    for cid in ("winback_lms", "flash_sale_sms"):
+        a = files["assignments"][files["assignments"].campaign_id == cid]
+        st = survival_table(files["orders"], "2026-01-01", churn_after_days=90,
+                            start="assignment", assignments=a, horizon_days=180)
+        po = shop.potential_outcomes
+        po = po[(po.campaign_id == cid) & (po.world == po.arm)].set_index("customer_id")
+        st = st.reindex(po.index)
+        np.testing.assert_allclose(st.duration, po.churn_duration_days, atol=1e-9)
+        assert (st.churned.to_numpy() == po.churned.to_numpy()).all()
 
 
 def test_recorded_effects_are_the_potential_outcome_differences(shop, small_shop_truth):

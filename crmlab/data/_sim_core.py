@@ -134,7 +134,7 @@ def churn_survival(t0: np.ndarray, end: np.ndarray, owner: np.ndarray, ts: np.nd
                    churn_after: int) -> tuple[np.ndarray, np.ndarray]:
     """Churn duration and indicator per customer, the architecture's definition.
 
-    Anchors are ``t0`` and every purchase in ``[t0, end)``. A customer churns at the first anchor
+    Anchors are ``t0`` and every purchase in ``(t0, end)``. A customer churns at the first anchor
     ``a`` whose next purchase (before ``end``) is later than ``a + churn_after`` or never comes,
     provided ``a + churn_after <= end``: duration ``a - t0``, churned 1. Otherwise censored:
     duration ``end - t0``, churned 0. All arguments are integer seconds; ``owner``/``ts`` are
@@ -143,7 +143,7 @@ def churn_survival(t0: np.ndarray, end: np.ndarray, owner: np.ndarray, ts: np.nd
     Returns ``(duration_seconds, churned)``.
     """
     n = len(t0)
-    ok = (ts >= t0[owner]) & (ts < end[owner])
+    ok = (ts > t0[owner]) & (ts < end[owner])
     a_owner = np.concatenate([np.arange(n), owner[ok]])
     a_ts = np.concatenate([t0, ts[ok]])
     order = np.lexsort((a_ts, a_owner))
