@@ -252,3 +252,11 @@ def test_shipped_demo_specs_are_valid(repo_root):
     assert len(ids) == len(set(ids))
     for p in specs:
         assert load_spec(p).campaign_id == p.stem        # file named after its campaign
+
+
+def test_demo_specs_name_the_simulated_campaigns(repo_root, small_shop_dir):
+    import pandas as pd
+
+    campaigns = set(pd.read_parquet(small_shop_dir / "campaigns.parquet")["campaign_id"])
+    spec_ids = {load_spec(p).campaign_id for p in find_specs(repo_root / "experiments")}
+    assert spec_ids == campaigns          # one spec per simulated campaign, none extra
