@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-__all__ = ["ConvergenceError", "BaseFitter", "unique_rows"]
+__all__ = ["ConvergenceError", "BaseFitter", "unique_rows", "value_index"]
 
 #: Days in an average month (365.25 / 12); used to express horizons and discounting in months.
 DAYS_PER_MONTH = 365.25 / 12
@@ -28,13 +28,36 @@ class ConvergenceError(RuntimeError):
 
 
 def unique_rows(*cols: np.ndarray, weights: np.ndarray | None = None):
-    """Unique rows of the stacked columns, their total weights and the inverse index."""
-    stacked = np.column_stack([np.asarray(c, dtype=float) for c in cols])
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    w = np.ones(len(stacked)) if weights is None else np.asarray(weights, dtype=float)
-    counts = np.bincount(inverse, weights=w, minlength=len(uniq))
-    return [uniq[:, j] for j in range(uniq.shape[1])], counts, inverse
+    """Unique rows of the stacked columns, their total weights and the inverse index.
+
+    Each column is factorised (hashing, no sort of the rows), the codes are combined into one
+    integer key and the keys factorised again: linear time, fast on millions of customers.
+    """
+    arrays = [np.asarray(c, dtype=float).reshape(-1) for c in cols]
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    for a in arrays:
+        codes, uniq = pd.factorize(a, sort=False)
+        key = key * np.int64(len(uniq) + 1) + codes
+    inverse, first = _factorize_first(key)
+    w = np.ones(len(key)) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    counts = np.bincount(inverse, weights=w, minlength=len(first))
+    return [a[first] for a in arrays], counts, inverse
+
+
+def _factorize_first(key: np.ndarray):
+    """Codes of ``key`` and the position of each code's first occurrence."""
+    codes, uniq = pd.factorize(key, sort=False)
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    # positions in reverse so that the first occurrence is written last
+    pos = np.arange(len(codes) - 1, -1, -1)
+    first[codes[::-1]] = pos
+    return codes, first
+
+
+def value_index(col: np.ndarray):
+    """Unique values of a column and, for each row, the position of its value."""
+    codes, uniq = pd.factorize(np.asarray(col, dtype=float), sort=False)
+    return np.asarray(uniq, dtype=float), codes
 
 
 def _as_array(values, name: str, model: str) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from crmlab.ltv._base import BaseFitter, _unit_days, rfm_columns, unique_rows
+from crmlab.ltv._base import BaseFitter, _unit_days, rfm_columns, unique_rows, value_index
 
 __all__ = ["BetaGeoFitter"]
 
@@ -51,13 +51,53 @@ class BetaGeoFitter(BaseFitter):
         self.unit_days_ = unit_days if unit_days is not None else _unit_days(frequency)
         x, tx, t = rfm_columns(frequency, recency, T, self._model_name)
         (ux, utx, ut), w, _ = unique_rows(x, tx, t, weights=weights)
-        self._optimise((ux, utx, ut), w)
+        self._optimise((ux, utx, ut, value_index(ux), value_index(utx), value_index(ut)), w)
         return self
 
     def _start(self, data, w):
-        x, tx, t = data
+        x, tx, t = data[:3]
         rate = max(np.average(x, weights=w) / max(np.average(t, weights=w), 1e-9), 1e-3)
         return np.log([1.0, 1.0 / rate, 1.0, 3.0])
+
+    def _loglik_and_grad(self, logp, data, w):
+        """Total weighted log-likelihood and gradient (log-parameters), aggregated for speed.
+
+        Functions of ``x`` alone (log-gamma, log-beta, digamma) are evaluated once per distinct
+        frequency, ``log(alpha + T)`` and ``log(alpha + t_x)`` once per distinct value, and the
+        per-customer work is a few vector operations. Equal to summing :meth:`_loglik_rows`.
+        """
+        r, alpha, a, b = np.exp(logp)
+        x, tx, t = data[:3]
+        ux, ix = value_index(x) if len(data) < 4 else data[3]
+        utx, itx = value_index(tx) if len(data) < 4 else data[4]
+        ut, it = value_index(t) if len(data) < 4 else data[5]
+        wx = np.bincount(ix, weights=w, minlength=len(ux))
+        lt = np.log(alpha + ut)[it]
+        ltx = np.log(alpha + utx)[itx]
+        rx = r + x
+        rep = x > 0
+        with np.errstate(divide="ignore"):
+            lbx = np.where(ux > 0, np.log(a) - np.log(np.where(ux > 0, b + ux - 1, 1.0)), -np.inf)
+        u1 = -rx * lt
+        u2 = lbx[ix] - rx * ltx
+        lse = np.logaddexp(u1, u2)
+        w1 = np.exp(u1 - lse)
+        w2 = np.where(rep, np.exp(u2 - lse), 0.0)
+        ww1, ww2 = w * w1, w * w2
+        n = w.sum()
+        ll = float(np.dot(wx, gammaln(r + ux) + betaln(a, b + ux)) + n * (
+            r * np.log(alpha) - gammaln(r) - betaln(a, b)) + np.dot(w, lse))
+        dab_x = digamma(a + b) - digamma(a + b + ux)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_b = np.where(ux > 0, 1.0 / np.where(ux > 0, b + ux - 1, 1.0), 0.0)
+        g = np.array([
+            np.dot(wx, digamma(r + ux)) + n * (np.log(alpha) - digamma(r))
+            - np.dot(ww1, lt) - np.dot(ww2, ltx),
+            n * r / alpha - np.dot(ww1 * rx, 1.0 / (alpha + t)) - np.dot(ww2 * rx, 1.0 / (alpha + tx)),
+            np.dot(wx, dab_x) + ww2.sum() / a,
+            np.dot(wx, digamma(b + ux) + dab_x) - n * digamma(b) - np.dot(ww2, inv_b[ix]),
+        ])
+        return ll, g * np.array([r, alpha, a, b])
 
     @staticmethod
     def _loglik_rows(p, data):
