@@ -36,8 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "결론: 개선 후 재시험. 캠페인이 고객 행동을 바꾸지만 의사결정 규칙의 요건을 모두 "
               "충족하지는 못합니다."},
     "decision.headline.stop": {
-        "en": "Verdict: STOP. The campaign does harm or breaks a guardrail.",
-        "ko": "결론: 중단. 캠페인이 해를 끼치거나 가드레일을 넘었습니다."},
+        "en": "Verdict: STOP. The campaign does harm or clearly breaks a guardrail.",
+        "ko": "결론: 중단. 캠페인이 해를 끼치거나 가드레일을 명백히 넘었습니다."},
     "decision.headline.inconclusive": {
         "en": "Verdict: INCONCLUSIVE. The data cannot tell whether the campaign works.",
         "ko": "결론: 판단 보류. 데이터로는 캠페인 효과를 판단할 수 없습니다."},
@@ -80,6 +80,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason.guard_breach": {
         "en": "{arm}: {metric} rose by {lift} ({ci}), above the allowed increase of {thr}.",
         "ko": "{arm}: {metric}이(가) {lift} 올라({ci}) 허용 증가폭 {thr}을(를) 넘었습니다."},
+    "reason.guard_unclear": {
+        "en": "{arm}: a guardrail's observed increase is above its allowance, but the interval "
+              "still includes an acceptable increase; the arm cannot ship until that is "
+              "resolved.",
+        "ko": "{arm}: 가드레일 지표의 관측 증가폭이 허용치를 넘었지만 신뢰구간이 허용 범위를 "
+              "포함합니다. 이 문제가 해소되기 전에는 출시할 수 없습니다."},
     "reason.guard_ok": {
         "en": "{arm}: every guardrail held (unsubscribes and blocks within their limits).",
         "ko": "{arm}: 모든 가드레일(수신거부, 차단)이 허용 범위 안입니다."},

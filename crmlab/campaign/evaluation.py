@@ -1,0 +1,840 @@
+"""``evaluate(data, spec)``: one campaign judged end to end over its long-term horizon.
+
+The evaluation reads the per-customer campaign table (:func:`crmlab.campaign.campaign_table`,
+built in the engine) and orchestrates the statistics:
+
+1. data quality (the loader's ledger) and integrity: sample-ratio mismatch against the
+   campaign's ``holdout_share``, pre-period balance (standardised mean differences), consent and
+   night-time compliance of the sends;
+2. short-term outcomes in the primary window: every treatment arm against control on the
+   primary and secondary metrics (revenue with CUPED on pre-period revenue; AOV by the delta
+   method);
+3. long-term outcomes over ``horizon_days``: Kaplan-Meier retention by arm, log-rank, the Cox
+   hazard ratio of churn, the RMST difference, revenue per customer over the horizon (the LTV
+   lift, percentile bootstrap CI), repurchase and inactive-at-day-90/180 rates;
+4. guardrails (unsubscribes, blocks) and the delivered → opened → clicked → purchased funnel;
+5. economics: costs, incremental revenue and margin, ROI, iROAS, cost per incremental conversion;
+6. heterogeneity by segment as of assignment, with Benjamini-Hochberg control, and a
+   "whom to target next time" table;
+7. the verdict by the spec's decision rule, with its reasons in plain language.
+
+See ``docs/campaign-evaluation.md`` for every definition and choice.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlab import i18n
+from crmlab.campaign import _stats
+from crmlab.campaign.table import (
+    CampaignDataError,
+    CampaignInfo,
+    campaign_info,
+    campaign_table,
+    cumulative_revenue,
+)
+
+CONTROL = "control"
+SRM_ALPHA = 0.001          # sample-ratio mismatch flagged at p < 0.001
+SMD_FLAG = 0.1             # pre-period imbalance flagged at |SMD| > 0.1
+PRE_DAYS = 90              # pre-period for CUPED and balance
+STATUS_DAYS = (90, 180)    # inactive status measured at these days after assignment
+N_BOOT = 2000
+MIN_SEGMENT_ARM = 30       # segment cells with fewer customers per arm are not tested
+SEGMENT_PERIOD_DAYS = 30   # segment labels are computed as of each 30-day assignment period
+GUARDRAIL_COLUMNS = {"unsubscribe_rate": "unsubscribed", "block_rate": "blocked"}
+METRIC_COLUMNS = {"conversion": "conversion", "revenue": "revenue", "orders": "orders",
+                  "visit": "visit"}
+
+
+# --------------------------------------------------------------------------- the spec
+def _get(obj, key, default=None):
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The fields of an experiment spec the evaluation uses (from any spec-like object)."""
+
+    campaign_id: Any
+    title: str | None
+    primary: str
+    window_days: float
+    secondary: tuple
+    guardrails: dict
+    horizon_days: float
+    exploratory: bool
+    exploratory_reason: str | None
+    churn_after_days: float
+    alpha: float
+    mde: float
+    analysis: str
+    looks: int
+    rule: dict
+    segments: tuple
+    margin_rate: float
+    coupon_cost: float | None
+    report_lang: str
+    seed: int
+    raw: dict
+
+    @classmethod
+    def of(cls, spec) -> "_Spec":
+        if isinstance(spec, dict):
+            try:
+                from crmlab.experiments import spec_from_dict
+                spec = spec_from_dict(spec)
+            except ImportError:  # pragma: no cover
+                pass
+        pm = _get(spec, "primary_metric", {}) or {}
+        rule = _get(spec, "decision_rule", {}) or {}
+        econ = _get(spec, "economics", {}) or {}
+        guards = _get(spec, "guardrails", {}) or {}
+        guardrails = {k: float(_get(v, "max_increase")) for k, v in dict(guards).items()}
+        raw = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
+        return cls(
+            campaign_id=_get(spec, "campaign_id"),
+            title=_get(spec, "title"),
+            primary=str(_get(pm, "name", "conversion")),
+            window_days=float(_get(pm, "window_days", 7)),
+            secondary=tuple(_get(spec, "secondary_metrics", ("revenue", "aov")) or ()),
+            guardrails=guardrails,
+            horizon_days=float(_get(spec, "horizon_days", 183)),
+            exploratory=bool(_get(spec, "exploratory", False)),
+            exploratory_reason=_get(spec, "exploratory_reason"),
+            churn_after_days=float(_get(spec, "churn_after_days", 90)),
+            alpha=float(_get(spec, "alpha", 0.05)),
+            mde=float(_get(spec, "mde", 0.01)),
+            analysis=str(_get(spec, "analysis", "fixed")),
+            looks=int(_get(spec, "looks", 1)),
+            rule=dict(
+                require_primary_significant=bool(_get(rule, "require_primary_significant", True)),
+                min_ltv_lift=float(_get(rule, "min_ltv_lift", 0.0)),
+                require_positive_roi=bool(_get(rule, "require_positive_roi", True)),
+                require_guardrails=bool(_get(rule, "require_guardrails", True)),
+            ),
+            segments=tuple(_get(spec, "segments", ("rfm_segment", "lifecycle_stage")) or ()),
+            margin_rate=float(_get(econ, "margin_rate", 0.3)),
+            coupon_cost=(None if _get(econ, "coupon_cost") is None
+                         else float(_get(econ, "coupon_cost"))),
+            report_lang=str(_get(spec, "report_lang", "en")),
+            seed=int(_get(spec, "seed", 0)),
+            raw=_json_safe(raw),
+        )
+
+
+# --------------------------------------------------------------------------- JSON safety
+def _json_safe(obj):
+    """Plain JSON types only: NaN/inf -> None, numpy -> Python, timestamps -> ISO strings."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    if isinstance(obj, pd.Timestamp):
+        return None if obj is pd.NaT else obj.isoformat()
+    if obj is None or isinstance(obj, str):
+        return obj
+    if obj is pd.NaT or (isinstance(obj, float) and math.isnan(obj)):
+        return None
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    try:
+        if pd.isna(obj):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(obj)
+
+
+def _records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
+    if df is None or len(df) == 0:
+        return []
+    d = df.reindex(columns=columns)
+    return [_json_safe(r) for r in d.to_dict(orient="records")]
+
+
+# --------------------------------------------------------------------------- segments
+def segment_labels(data, as_of, segments, customer_ids=None) -> tuple[pd.DataFrame, list[str]]:
+    """Segment labels of customers as of ``as_of`` (nothing at or after it is read).
+
+    ``rfm_segment`` comes from :func:`crmlab.segments.rfm_scores` on
+    :func:`crmlab.summaries.rfm_summary` of the orders before ``as_of`` (customers with no
+    purchase yet get the ``segment`` that ``rfm_scores`` gives them); ``lifecycle_stage`` from
+    :func:`crmlab.segments.lifecycle_stages`; ``region`` and ``acquisition_channel`` from
+    ``customers``. Returns the labels indexed by ``customer_id`` and notes on what was not
+    available.
+
+    Examples
+    --------
+    >>> labels, notes = segment_labels(data, "2024-06-01", ["rfm_segment"], ids)  # doctest: +SKIP
+    """
+    as_of = pd.Timestamp(as_of)
+    index = pd.Index(customer_ids if customer_ids is not None else [], name="customer_id")
+    out = pd.DataFrame(index=index)
+    notes = []
+    for seg in segments:
+        try:
+            if seg == "rfm_segment":
+                from crmlab.segments import rfm_scores
+                from crmlab.summaries import rfm_summary
+                summ = rfm_summary(data.orders, observation_end=as_of)
+                scores = rfm_scores(summ, customers=list(index))
+                lab = scores.table["segment"].astype(str)
+                out[seg] = lab.reindex(index).fillna("no purchase yet").to_numpy()
+            elif seg == "lifecycle_stage":
+                from crmlab.segments import lifecycle_stages
+                st = lifecycle_stages(data, as_of=as_of).table["stage"].astype(str)
+                out[seg] = st.reindex(index).fillna("unknown").to_numpy()
+            elif seg in ("region", "acquisition_channel"):
+                if data.customers is None or seg not in data.customers.columns:
+                    notes.append(f"segment {seg}: customers.{seg} is not in the data")
+                    continue
+                c = data.customers.select("customer_id", seg).to_pandas().set_index("customer_id")
+                out[seg] = c[seg].astype(str).reindex(index).fillna("unknown").to_numpy()
+            else:
+                notes.append(f"segment {seg}: unknown segment variable")
+        except ImportError as exc:
+            notes.append(f"segment {seg}: not available in this installation ({exc})")
+    return out, notes
+
+
+def segment_labels_at_assignment(data, table: pd.DataFrame, segments,
+                                 period_days: float = SEGMENT_PERIOD_DAYS
+                                 ) -> tuple[pd.DataFrame, list[str]]:
+    """Segment labels as of each customer's assignment, with nothing after it read.
+
+    Customers are grouped by assignment period (``period_days`` from the first assignment);
+    each group is labelled as of its earliest ``assigned_ts``, so labels are at most
+    ``period_days`` old at assignment and never use data from after it.
+    """
+    t = table[["customer_id", "assigned_ts"]]
+    start = t["assigned_ts"].min()
+    period = ((t["assigned_ts"] - start).dt.total_seconds() // (period_days * 86400)).astype(int)
+    frames, notes = [], []
+    for _, g in t.groupby(period, sort=True):
+        lab, n = segment_labels(data, g["assigned_ts"].min(), segments, g["customer_id"])
+        frames.append(lab)
+        notes = n
+    labels = pd.concat(frames) if frames else pd.DataFrame()
+    return labels, notes
+
+
+# --------------------------------------------------------------------------- the result
+@dataclass
+class Verdict:
+    """The decision (``ship``, ``iterate``, ``stop`` or ``inconclusive``), the arm it is about
+    (``None`` unless it ships an arm), its reasons in plain language and one row per arm."""
+
+    decision: str
+    arm: str | None
+    reasons: list[str]
+    per_arm: pd.DataFrame
+    headline: str = ""
+
+    def to_dict(self) -> dict:
+        return {"decision": self.decision, "arm": self.arm, "reasons": list(self.reasons)}
+
+
+@dataclass
+class CampaignEvaluation:
+    """One campaign's evaluation. Every table holds aggregates only (no customer identifiers).
+
+    Attributes
+    ----------
+    campaign : CampaignInfo
+    spec : dict (the spec's content) and ``lang`` (the report language)
+    audience : arm, n, share, expected_share
+    data_quality : table, check, rows, action (the loader's ledger)
+    integrity : dict with srm_p_value, srm_flag, balance_max_smd, consent_violations,
+        night_sends_without_consent; ``balance`` the SMD per covariate and arm
+    primary, secondary : tidy lift tables (metric, arm, n, value, control_value, abs_lift,
+        rel_lift, ci_low, ci_high, p_value, method)
+    long_term : one row per treatment arm (hazard ratio, RMST, LTV lift ...);
+        ``long_term_rates`` repurchase / inactive rates; ``km`` retention curves;
+        ``cumulative`` revenue curves
+    guardrails, funnel, economics, heterogeneity, targeting : tables
+    verdict : Verdict
+    exclusions : reason, rows (every customer left out of some analysis, and why)
+    notes : list of str
+    """
+
+    campaign: CampaignInfo
+    spec: dict
+    lang: str
+    currency: str
+    exploratory: bool
+    exploratory_reason: str | None
+    horizon_days: float
+    window_days: float
+    churn_after_days: float
+    alpha: float
+    arm_alpha: float
+    audience: pd.DataFrame
+    data_quality: pd.DataFrame
+    integrity: dict
+    balance: pd.DataFrame
+    primary: pd.DataFrame
+    secondary: pd.DataFrame
+    long_term: pd.DataFrame
+    long_term_rates: pd.DataFrame
+    km: pd.DataFrame
+    cumulative: pd.DataFrame
+    guardrails: pd.DataFrame
+    funnel: pd.DataFrame
+    economics: pd.DataFrame
+    heterogeneity: pd.DataFrame
+    targeting: pd.DataFrame
+    verdict: Verdict
+    exclusions: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    # -- presentation ------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return self.spec.get("title") or self.campaign.name
+
+    @property
+    def reading(self) -> str:
+        """The verdict and its reasons in one paragraph."""
+        return " ".join([self.verdict.headline] + self.verdict.reasons)
+
+    summary = reading
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every arm-vs-control comparison in one tidy table (short-term, long-term, guardrails)."""
+        lt = self.long_term
+        ltv = pd.DataFrame({
+            "metric": "ltv", "arm": lt["arm"], "n": lt["n"], "value": lt["ltv_treatment"],
+            "control_value": lt["ltv_control"], "abs_lift": lt["ltv_lift"],
+            "rel_lift": lt["ltv_treatment"] / lt["ltv_control"] - 1,
+            "ci_low": lt["ltv_ci_low"], "ci_high": lt["ltv_ci_high"], "p_value": lt["ltv_p_value"],
+            "method": "difference in means over the horizon; percentile bootstrap CI",
+        }) if len(lt) else pd.DataFrame()
+        parts = [self.primary, self.secondary, ltv, self.long_term_rates, self.guardrails]
+        cols = ["metric", "arm", "n", "value", "control_value", "abs_lift", "rel_lift",
+                "ci_low", "ci_high", "p_value", "method"]
+        return pd.concat([p.reindex(columns=cols) for p in parts if len(p)], ignore_index=True)
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        return (f"<h4>{html.escape(self.title)}</h4><p><b>{html.escape(self.verdict.headline)}</b>"
+                f"</p><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in self.verdict.reasons)
+                + "</ul>" + frame.to_html(index=False, float_format=lambda v: f"{v:,.4g}"))
+
+    def __repr__(self) -> str:
+        return (f"CampaignEvaluation({self.campaign.campaign_id!r}, decision="
+                f"{self.verdict.decision!r}, arms={list(self.audience['arm'])})")
+
+    # -- results.json ------------------------------------------------------------------------
+    def to_results(self, provenance: dict | None = None) -> dict:
+        """The contract's ``results.json`` content: plain JSON types only (no NaN).
+
+        Examples
+        --------
+        >>> res = evaluation.to_results({"seed": 0})            # doctest: +SKIP
+        >>> json.dumps(res, allow_nan=False)                     # doctest: +SKIP
+        """
+        c = self.campaign
+        aud = self.audience
+        out = {
+            "campaign_id": c.campaign_id,
+            "title": self.title,
+            "scenario": c.scenario,
+            "channel": c.channel,
+            "start_ts": pd.Timestamp(c.start_ts).date().isoformat(),
+            "end_ts": pd.Timestamp(c.end_ts).date().isoformat(),
+            "status": "ok",
+            "exploratory": bool(self.exploratory),
+            "exploratory_reason": self.exploratory_reason,
+            "report_lang": self.lang,
+            "currency": self.currency,
+            "audience": {"n_total": int(aud["n"].sum()),
+                         "arms": {str(a): int(n) for a, n in zip(aud["arm"], aud["n"])}},
+            "verdict": self.verdict.to_dict(),
+            "primary": _records(self.primary, ["arm", "metric", "value", "control_value",
+                                               "abs_lift", "ci_low", "ci_high", "p_value"]),
+            "long_term": _records(self.long_term, [
+                "arm", "horizon_days", "hazard_ratio", "hr_ci_low", "hr_ci_high",
+                "rmst_diff_days", "ltv_lift", "ltv_ci_low", "ltv_ci_high"]),
+            "guardrails": _records(self.guardrails, [
+                "arm", "metric", "value", "control_value", "abs_lift", "ci_low", "ci_high",
+                "threshold", "breached"]),
+            "economics": _records(self.economics, [
+                "arm", "sends", "send_cost", "coupon_cost", "total_cost",
+                "incremental_conversions", "incremental_revenue", "incremental_margin", "roi",
+                "roi_ci_low", "roi_ci_high", "iroas", "cost_per_incremental_conversion"]),
+            "integrity": _json_safe({k: self.integrity[k] for k in (
+                "srm_p_value", "srm_flag", "balance_max_smd", "consent_violations",
+                "night_sends_without_consent")}),
+            "data_quality": _records(self.data_quality, ["table", "check", "rows", "action"]),
+            "provenance": _json_safe(dict(provenance or {})),
+        }
+        return _json_safe(out)
+
+
+# --------------------------------------------------------------------------- evaluate
+def _frame(rows, extra=()) -> pd.DataFrame:
+    cols = list(dict.fromkeys(_stats.ROW + list(extra)))
+    return pd.DataFrame(rows).reindex(columns=cols) if rows else pd.DataFrame(columns=cols)
+
+
+def _metric_rows(table, metric, control, treatments, alpha) -> list[dict]:
+    if metric in ("conversion", "visit"):
+        if metric == "visit" and table["visit"].isna().all():
+            return []
+        return _stats.proportion_rows(table, metric, control, treatments, alpha)
+    if metric == "revenue":
+        return _stats.mean_rows(table, "revenue", control, treatments, alpha,
+                                covariate="pre_revenue")
+    if metric == "orders":
+        return _stats.mean_rows(table, "orders", control, treatments, alpha,
+                                covariate="pre_orders")
+    if metric == "aov":
+        return _stats.ratio_rows(table, "pos_revenue", "orders", control, treatments, alpha,
+                                 metric="aov")
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def evaluate(data, spec, *, lang: str | None = None, n_boot: int = N_BOOT) -> CampaignEvaluation:
+    """Evaluate one campaign by its experiment spec.
+
+    Parameters
+    ----------
+    data : CRMData
+        The shop's data (``assignments``, ``campaigns``, ``orders``; ``events`` and
+        ``customers`` when present).
+    spec : ExperimentSpec or dict
+        The experiment spec (:func:`crmlab.experiments.load_spec`).
+    lang : {"en", "ko"}, optional
+        Language of the verdict's reasons; default the spec's ``report_lang``.
+    n_boot : int
+        Bootstrap resamples for the LTV lift interval (seeded by the spec's ``seed``).
+
+    Returns
+    -------
+    CampaignEvaluation
+
+    Examples
+    --------
+    >>> from crmlab.experiments import load_spec                     # doctest: +SKIP
+    >>> ev = evaluate(crmlab.load("data/demo"), load_spec("experiments/winback.yaml"))  # doctest: +SKIP
+    >>> ev.verdict.decision, ev.primary[["arm", "abs_lift", "ci_low", "ci_high"]]       # doctest: +SKIP
+    """
+    s = _Spec.of(spec)
+    lang = lang or s.report_lang
+    info = campaign_info(data, s.campaign_id)
+    obs_end = pd.Timestamp(data.observation_end)
+    table = campaign_table(data, s.campaign_id, window_days=s.window_days,
+                           horizon_days=s.horizon_days, pre_days=PRE_DAYS,
+                           churn_after_days=s.churn_after_days, status_days=STATUS_DAYS)
+    arms = sorted(table["arm"].unique().tolist())
+    if CONTROL not in arms:
+        raise CampaignDataError(
+            f"assignments.arm: campaign {s.campaign_id!r} has no {CONTROL!r} arm among "
+            f"{len(table)} assigned customers (arms: {arms})")
+    treatments = [a for a in arms if a != CONTROL]
+    if not treatments:
+        raise CampaignDataError(
+            f"assignments.arm: campaign {s.campaign_id!r} has only the control arm "
+            f"({len(table)} customers); nothing to compare")
+    k = len(treatments)
+    arm_alpha = s.alpha / k
+    notes: list[str] = []
+    exclusions = []
+
+    # ---- audience and integrity ---------------------------------------------------------------
+    n_by_arm = table["arm"].value_counts().reindex(arms).astype(int)
+    expected = {CONTROL: info.holdout_share}
+    expected.update({a: (1 - info.holdout_share) / k for a in treatments})
+    audience = pd.DataFrame({"arm": arms, "n": n_by_arm.to_numpy(),
+                             "share": (n_by_arm / n_by_arm.sum()).to_numpy(),
+                             "expected_share": [expected[a] for a in arms]})
+    srm_p = _stats.srm_p_value(dict(n_by_arm), expected)
+    bal_rows = []
+    for cov in ("pre_revenue", "pre_orders", "pre_visits", "tenure_days"):
+        if cov not in table or table[cov].isna().all():
+            continue
+        xc = table.loc[table["arm"] == CONTROL, cov]
+        for a in treatments:
+            bal_rows.append({"covariate": cov, "arm": a,
+                             "treatment_mean": table.loc[table["arm"] == a, cov].mean(),
+                             "control_mean": xc.mean(),
+                             "smd": _stats.smd(table.loc[table["arm"] == a, cov], xc)})
+    balance = pd.DataFrame(bal_rows, columns=["covariate", "arm", "treatment_mean",
+                                              "control_mean", "smd"])
+    max_smd = float(balance["smd"].abs().max()) if len(balance) else float("nan")
+    sent = table["sent"] == 1
+    consent_known = table["consent_ok"].notna()
+    consent_viol = int((sent & consent_known & (table["consent_ok"] == False)).sum())  # noqa: E712
+    night_viol = int((sent & (table["night_send"] == 1) & ~table["night_consent_ok"]).sum())
+    integrity = {
+        "srm_p_value": srm_p, "srm_flag": bool(srm_p < SRM_ALPHA),
+        "balance_max_smd": max_smd, "balance_flag": bool(max_smd > SMD_FLAG),
+        "consent_violations": consent_viol, "night_sends_without_consent": night_viol,
+        "consent_unknown": int((sent & ~consent_known).sum()),
+        "sends": int(sent.sum()),
+    }
+    if integrity["consent_unknown"]:
+        notes.append(f"{integrity['consent_unknown']} sends: the customers table has no consent "
+                     f"column for channel {info.channel!r}; consent not checked")
+
+    # ---- data quality -----------------------------------------------------------------------
+    q = getattr(data, "quality", None)
+    dq = (q.reindex(columns=["table", "check", "rows", "action"]).copy() if q is not None
+          else pd.DataFrame(columns=["table", "check", "rows", "action"]))
+
+    # ---- short term -------------------------------------------------------------------------
+    primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, arm_alpha),
+                     ["control_n", "variance_reduction"])
+    if len(primary) == 0:
+        raise CampaignDataError(
+            f"primary metric {s.primary!r}: could not be measured for campaign "
+            f"{s.campaign_id!r} (e.g. no events table for visits)")
+    sec_rows = []
+    for m in s.secondary:
+        if m == s.primary:
+            continue
+        rows = _metric_rows(table, m, CONTROL, treatments, arm_alpha)
+        if not rows:
+            notes.append(f"secondary metric {m}: not measurable from this data")
+        sec_rows += rows
+    secondary = _frame(sec_rows, ["control_n", "variance_reduction"])
+
+    # ---- long term --------------------------------------------------------------------------
+    full = table["horizon_observed_days"] >= s.horizon_days - 1e-9
+    n_partial = int((~full).sum())
+    if n_partial:
+        exclusions.append({"reason": f"horizon of {s.horizon_days:g} days not fully observed "
+                                     "(left out of the long-term revenue comparison)",
+                           "rows": n_partial})
+    lt_table = table[full]
+    st = _survival(data, s, obs_end)
+    km = _stats.km_by_arm(st, s.horizon_days, s.alpha)
+    lt_rows = []
+    rng_seed = s.seed
+    for i, a in enumerate(treatments):
+        comp = _stats.survival_comparison(st, CONTROL, a, s.horizon_days, arm_alpha)
+        yt = lt_table.loc[lt_table["arm"] == a, "revenue_h"].to_numpy(float)
+        yc = lt_table.loc[lt_table["arm"] == CONTROL, "revenue_h"].to_numpy(float)
+        if len(yt) >= 2 and len(yc) >= 2:
+            w = _stats._welch(yt, yc, arm_alpha)
+            lo, hi = _stats.bootstrap_mean_diff(yt, yc, arm_alpha, n_boot=n_boot,
+                                                seed=rng_seed + i)
+            ltv = dict(ltv_treatment=float(yt.mean()), ltv_control=float(yc.mean()),
+                       ltv_lift=float(yt.mean() - yc.mean()), ltv_ci_low=lo, ltv_ci_high=hi,
+                       ltv_p_value=w[3])
+        else:
+            ltv = dict(ltv_treatment=np.nan, ltv_control=np.nan, ltv_lift=np.nan,
+                       ltv_ci_low=np.nan, ltv_ci_high=np.nan, ltv_p_value=np.nan)
+        km_a = km[(km["arm"] == a)].set_index("day")["retention"]
+        km_c = km[(km["arm"] == CONTROL)].set_index("day")["retention"]
+        lt_rows.append(dict(arm=a, n=int((lt_table["arm"] == a).sum()),
+                            horizon_days=s.horizon_days, **comp, **ltv,
+                            churn_90=_at(1 - km_a, 90), churn_90_control=_at(1 - km_c, 90),
+                            churn_180=_at(1 - km_a, 180),
+                            churn_180_control=_at(1 - km_c, 180)))
+    long_term = pd.DataFrame(lt_rows)
+    rate_rows = _stats.proportion_rows(table, "repurchase", CONTROL, treatments, arm_alpha)
+    for tday in STATUS_DAYS:
+        col = f"inactive_{tday}"
+        if col in table and table[col].notna().any():
+            rate_rows += _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha)
+    long_term_rates = _frame(rate_rows, ["control_n"])
+    cumulative = cumulative_revenue(data, s.campaign_id, horizon_days=s.horizon_days,
+                                    step_days=7)
+
+    # ---- guardrails and funnel -------------------------------------------------------------
+    g_rows = []
+    for g, thr in s.guardrails.items():
+        col = GUARDRAIL_COLUMNS.get(g)
+        if col is None:
+            raise ValueError(f"guardrail {g!r}: unknown; allowed: {sorted(GUARDRAIL_COLUMNS)}")
+        for r in _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g):
+            r.update(threshold=thr, breached=bool(r["abs_lift"] > thr))
+            g_rows.append(r)
+    guardrails = _frame(g_rows, ["control_n", "threshold", "breached"])
+    funnel = _funnel(table, arms)
+
+    # ---- economics ---------------------------------------------------------------------------
+    economics = _economics(table, info, s, primary_conv=_conv_lifts(table, treatments),
+                           long_term=long_term)
+
+    # ---- heterogeneity -----------------------------------------------------------------------
+    labels, seg_notes = segment_labels_at_assignment(data, table, s.segments)
+    notes += seg_notes
+    heterogeneity, targeting = _heterogeneity(table, labels, treatments, s, info, arm_alpha)
+
+    # ---- verdict -----------------------------------------------------------------------------
+    verdict = _verdict(s, lang, info, integrity, primary, long_term, guardrails, economics,
+                       treatments, arm_alpha, data_currency(data), n_partial)
+
+    return CampaignEvaluation(
+        campaign=info, spec=s.raw, lang=lang, currency=data_currency(data),
+        exploratory=s.exploratory, exploratory_reason=s.exploratory_reason,
+        horizon_days=s.horizon_days, window_days=s.window_days,
+        churn_after_days=s.churn_after_days, alpha=s.alpha, arm_alpha=arm_alpha,
+        audience=audience, data_quality=dq, integrity=integrity, balance=balance,
+        primary=primary, secondary=secondary, long_term=long_term,
+        long_term_rates=long_term_rates, km=km, cumulative=cumulative, guardrails=guardrails,
+        funnel=funnel, economics=economics, heterogeneity=heterogeneity, targeting=targeting,
+        verdict=verdict,
+        exclusions=pd.DataFrame(exclusions, columns=["reason", "rows"]), notes=notes,
+    )
+
+
+def data_currency(data) -> str:
+    return str(getattr(data, "currency", None) or "KRW")
+
+
+def _at(series: pd.Series, day: float) -> float:
+    idx = series.index[series.index <= day]
+    return float(series.loc[idx.max()]) if len(idx) else float("nan")
+
+
+def _survival(data, s: _Spec, obs_end) -> pd.DataFrame:
+    """Churn spells from assignment (time zero), followed to min(observation_end, t0 + horizon)."""
+    from crmlab.churn import survival_table
+
+    a = data.assignments
+    a = a.filter(a.campaign_id == s.campaign_id).select("campaign_id", "customer_id", "arm",
+                                                          "assigned_ts")
+    st = survival_table(data.orders, obs_end, churn_after_days=s.churn_after_days,
+                        start="assignment", assignments=a, horizon_days=s.horizon_days)
+    return st.reset_index()[["customer_id", "arm", "duration", "churned"]]
+
+
+def _conv_lifts(table, treatments) -> dict:
+    pc = table.loc[table["arm"] == CONTROL, "conversion"].mean()
+    return {a: table.loc[table["arm"] == a, "conversion"].mean() - pc for a in treatments}
+
+
+def _funnel(table: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    rows = []
+    for a in arms:
+        g = table[table["arm"] == a]
+        n = len(g)
+        steps = [("assigned", n), ("sent", int(g["sent"].sum())),
+                 ("delivered", int(g["delivered"].sum())), ("opened", int(g["opened"].sum())),
+                 ("clicked", int(g["clicked"].sum())), ("purchased", int(g["conversion"].sum()))]
+        for step, count in steps:
+            rows.append({"arm": a, "step": step, "customers": count,
+                         "share_of_assigned": count / n if n else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _economics(table, info: CampaignInfo, s: _Spec, primary_conv: dict,
+               long_term: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    lt = long_term.set_index("arm")
+    for a, conv_lift in primary_conv.items():
+        g = table[table["arm"] == a]
+        n = len(g)
+        sends = int(g["sent"].sum())
+        send_cost = sends * info.cost_per_send
+        if s.coupon_cost is None:
+            coupon = float(g["coupon_cost"].sum())
+        else:  # spec: cost per redeemed coupon; a redemption = a treated customer's conversion
+            coupon = s.coupon_cost * float(g["conversion"].sum())
+        total = send_cost + coupon
+        ltv_lift = lt.loc[a, "ltv_lift"]
+        inc_rev = ltv_lift * n
+        inc_rev_lo, inc_rev_hi = lt.loc[a, "ltv_ci_low"] * n, lt.loc[a, "ltv_ci_high"] * n
+        m = s.margin_rate
+        inc_conv = conv_lift * n
+
+        def roi(rev):
+            return (m * rev - total) / total if total > 0 else np.nan
+
+        rows.append({
+            "arm": a, "n": n, "sends": sends, "cost_per_send": info.cost_per_send,
+            "send_cost": send_cost, "coupon_cost": coupon, "total_cost": total,
+            "incremental_conversions": inc_conv, "incremental_revenue": inc_rev,
+            "incremental_revenue_ci_low": inc_rev_lo, "incremental_revenue_ci_high": inc_rev_hi,
+            "incremental_margin": m * inc_rev, "margin_rate": m,
+            "roi": roi(inc_rev), "roi_ci_low": roi(inc_rev_lo), "roi_ci_high": roi(inc_rev_hi),
+            "iroas": inc_rev / total if total > 0 else np.nan,
+            "iroas_ci_low": inc_rev_lo / total if total > 0 else np.nan,
+            "iroas_ci_high": inc_rev_hi / total if total > 0 else np.nan,
+            "cost_per_incremental_conversion": total / inc_conv if inc_conv > 0 else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def _heterogeneity(table, labels: pd.DataFrame, treatments, s: _Spec, info, arm_alpha):
+    cols = ["segment", "level", "arm", "n", "control_n", "conversion_lift", "conversion_p",
+            "ltv", "ltv_control", "ltv_lift", "ltv_ci_low", "ltv_ci_high", "ltv_p",
+            "ltv_p_holm", "ltv_p_bh", "conversion_p_bh", "cost_per_customer",
+            "net_value_per_customer", "recommendation"]
+    if labels.shape[1] == 0:
+        return pd.DataFrame(columns=cols), pd.DataFrame(columns=cols)
+    t = table.merge(labels, left_on="customer_id", right_index=True, how="left")
+    full = t["horizon_observed_days"] >= s.horizon_days - 1e-9
+    rows = []
+    for seg in labels.columns:
+        for level, g in t.groupby(seg, sort=True):
+            gc = g[g["arm"] == CONTROL]
+            for a in treatments:
+                ga = g[g["arm"] == a]
+                if len(ga) < MIN_SEGMENT_ARM or len(gc) < MIN_SEGMENT_ARM:
+                    continue
+                pr = _stats.proportion_rows(pd.concat([ga, gc]), "conversion", CONTROL, [a],
+                                            arm_alpha)
+                yt = ga.loc[full.loc[ga.index], "revenue_h"].to_numpy(float)
+                yc = gc.loc[full.loc[gc.index], "revenue_h"].to_numpy(float)
+                if len(yt) < 2 or len(yc) < 2:
+                    continue
+                diff, lo, hi, p = _stats._welch(yt, yc, arm_alpha)
+                cost = (ga["sent"].sum() * info.cost_per_send + (
+                    ga["coupon_cost"].sum() if s.coupon_cost is None
+                    else s.coupon_cost * ga["conversion"].sum())) / len(ga)
+                rows.append(dict(segment=seg, level=str(level), arm=a, n=len(ga),
+                                 control_n=len(gc),
+                                 conversion_lift=pr[0]["abs_lift"] if pr else np.nan,
+                                 conversion_p=pr[0]["p_value"] if pr else np.nan,
+                                 ltv=yt.mean(), ltv_control=yc.mean(), ltv_lift=diff,
+                                 ltv_ci_low=lo, ltv_ci_high=hi, ltv_p=p,
+                                 cost_per_customer=cost,
+                                 net_value_per_customer=s.margin_rate * diff - cost))
+    het = pd.DataFrame(rows, columns=cols)
+    if len(het) == 0:
+        return het, het
+    het["ltv_p_holm"] = _stats.holm(het["ltv_p"].to_numpy())
+    het["ltv_p_bh"] = _stats.bh(het["ltv_p"].to_numpy())
+    het["conversion_p_bh"] = _stats.bh(het["conversion_p"].to_numpy())
+    sig = het["ltv_p_bh"] < s.alpha
+    rec = np.where(sig & (het["ltv_lift"] > 0) & (het["net_value_per_customer"] > 0), "target",
+                   np.where(sig & (het["ltv_lift"] < 0), "avoid", "unclear"))
+    het["recommendation"] = rec
+    targeting = het.sort_values(["net_value_per_customer"], ascending=False).reset_index(drop=True)
+    return het, targeting
+
+
+def _ci_text(lo, hi, fmt, level, lang):
+    return i18n.t("ci", lang, level=level, lo=fmt(lo), hi=fmt(hi))
+
+
+def _metric_fmt(metric, currency):
+    if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase"):
+        return i18n.pp
+    if metric in ("revenue", "aov", "ltv"):
+        return lambda v: i18n.money(v, currency, signed=True)
+    return lambda v: i18n.num(v, 3, signed=True)
+
+
+def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, economics,
+             treatments, arm_alpha, currency, n_partial) -> Verdict:
+    level = f"{1 - arm_alpha:.1%}".replace(".0%", "%")
+    rule = s.rule
+    money = lambda v: i18n.money(v, currency, signed=True)  # noqa: E731
+    reasons_common = []
+    if s.exploratory:
+        reasons_common.append(i18n.t("reason.exploratory", lang,
+                                     reason=s.exploratory_reason or "short horizon"))
+    if len(treatments) > 1:
+        reasons_common.append(i18n.t("reason.multiple_arms", lang, k=len(treatments),
+                                     level=level, overall=f"{1 - s.alpha:.0%}"))
+    if n_partial:
+        reasons_common.append(i18n.t("reason.horizon_partial", lang, rows=f"{n_partial:,}",
+                                     days=f"{s.horizon_days:g}"))
+    per_arm = []
+    arm_reasons: dict[str, list[str]] = {}
+    pr = primary.set_index("arm")
+    lt = long_term.set_index("arm")
+    ec = economics.set_index("arm")
+    mname = i18n.t(f"metric.{s.primary}", lang)
+    fmt = _metric_fmt(s.primary, currency)
+    for a in treatments:
+        rs = []
+        p = pr.loc[a]
+        ci = _ci_text(p["ci_low"], p["ci_high"], fmt, level, lang)
+        primary_sig = bool(p["ci_low"] > 0)
+        primary_harm = bool(p["ci_high"] < 0)
+        key = "reason.primary_up" if primary_sig else (
+            "reason.primary_down" if primary_harm else "reason.primary_flat")
+        rs.append(i18n.t(key, lang, arm=a, metric=mname, lift=fmt(p["abs_lift"]), ci=ci))
+        l_ = lt.loc[a]
+        ltv_ok = bool(np.isfinite(l_["ltv_lift"]) and l_["ltv_lift"] >= rule["min_ltv_lift"])
+        ltv_harm = bool(l_["ltv_ci_high"] < 0)
+        lci = _ci_text(l_["ltv_ci_low"], l_["ltv_ci_high"], money, level, lang)
+        key = "reason.ltv_down" if ltv_harm else ("reason.ltv_ok" if ltv_ok else "reason.ltv_low")
+        rs.append(i18n.t(key, lang, arm=a, days=f"{s.horizon_days:g}", lift=money(l_["ltv_lift"]),
+                         ci=lci, min=i18n.money(rule["min_ltv_lift"], currency)))
+        e = ec.loc[a]
+        roi_ok = bool(np.isfinite(e["roi"]) and e["roi"] > 0)
+        rci = _ci_text(e["roi_ci_low"], e["roi_ci_high"], lambda v: i18n.pct(v, 0, True),
+                       level, lang)
+        rs.append(i18n.t("reason.roi_pos" if roi_ok else "reason.roi_neg", lang, arm=a,
+                         roi=i18n.pct(e["roi"], 0, True),
+                         cost=i18n.money(e["total_cost"], currency), ci=rci))
+        g = guardrails[guardrails["arm"] == a]
+        breaches = g[g["breached"]]
+        for _, b in breaches.iterrows():
+            rs.append(i18n.t("reason.guard_breach", lang, arm=a,
+                             metric=i18n.t(f"metric.{b['metric']}", lang),
+                             lift=i18n.pp(b["abs_lift"]),
+                             ci=_ci_text(b["ci_low"], b["ci_high"], i18n.pp, level, lang),
+                             thr=i18n.pp(b["threshold"])))
+        guard_ok = len(breaches) == 0
+        # a breach is "clear" when even the lower confidence limit exceeds the allowance
+        guard_harm = bool((breaches["ci_low"] > breaches["threshold"]).any())
+        if guard_ok and len(g):
+            rs.append(i18n.t("reason.guard_ok", lang, arm=a))
+        elif not guard_harm:
+            rs.append(i18n.t("reason.guard_unclear", lang, arm=a))
+        if (rule["require_guardrails"] and guard_harm) or primary_harm or ltv_harm:
+            decision = "stop"
+        elif ((primary_sig or not rule["require_primary_significant"]) and ltv_ok
+              and (roi_ok or not rule["require_positive_roi"])
+              and (guard_ok or not rule["require_guardrails"])):
+            decision = "ship"
+        elif primary_sig:
+            decision = "iterate"
+        else:
+            decision = "inconclusive"
+        per_arm.append(dict(arm=a, decision=decision, primary_significant=primary_sig,
+                            primary_harm=primary_harm, ltv_ok=ltv_ok, ltv_harm=ltv_harm,
+                            roi_ok=roi_ok, guardrails_ok=guard_ok, guardrail_harm=guard_harm,
+                            incremental_margin=e["incremental_margin"] - e["total_cost"]))
+        arm_reasons[a] = rs
+    per = pd.DataFrame(per_arm)
+    if integrity["srm_flag"]:
+        decision, arm = "inconclusive", None
+        reasons = [i18n.t("reason.srm", lang, p=f"{integrity['srm_p_value']:.2g}")]
+        reasons += [r for a in treatments for r in arm_reasons[a]]
+    else:
+        ships = per[per["decision"] == "ship"]
+        if len(ships):
+            best = ships.sort_values("incremental_margin", ascending=False).iloc[0]
+            decision, arm = "ship", str(best["arm"])
+            order = [arm] + [a for a in treatments if a != arm]
+        elif (per["decision"] == "stop").all():
+            decision, arm, order = "stop", None, treatments
+        elif (per["decision"] == "iterate").any():
+            decision, arm, order = "iterate", None, treatments
+        elif (per["decision"] == "stop").any():
+            decision, arm, order = "stop", None, treatments
+        else:
+            decision, arm, order = "inconclusive", None, treatments
+        reasons = [r for a in order for r in arm_reasons[a]]
+    headline = i18n.t(f"decision.headline.{decision}", lang, arm=arm or "")
+    return Verdict(decision=decision, arm=arm, reasons=reasons + reasons_common, per_arm=per,
+                   headline=headline)

@@ -1,0 +1,400 @@
+"""The campaign report's sections: plain-language Markdown and formatted tables.
+
+``notebooks/campaign_report.ipynb`` calls these functions one section at a time; each returns
+Markdown (a string) or a small formatted DataFrame of aggregates — never a customer
+identifier. Texts come from :mod:`crmlab.i18n` in the evaluation's language.
+
+Examples
+--------
+>>> from IPython.display import Markdown, display           # doctest: +SKIP
+>>> display(Markdown(header(ev)))                             # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crmlab import i18n
+from crmlab.campaign.evaluation import CONTROL, CampaignEvaluation
+
+_SCENARIO = {
+    "first_purchase": {"en": "First-purchase", "ko": "첫 구매 유도"},
+    "cart_reminder": {"en": "Cart-reminder", "ko": "장바구니 리마인드"},
+    "winback": {"en": "Win-back", "ko": "휴면 고객 재활성화"},
+    "review_request": {"en": "Review-request", "ko": "리뷰 요청"},
+    "anniversary": {"en": "Anniversary", "ko": "기념일"},
+    "custom": {"en": "Custom", "ko": "맞춤"},
+}
+_COLS = {
+    "arm": {"en": "Arm", "ko": "군"}, "metric": {"en": "Metric", "ko": "지표"},
+    "n": {"en": "Customers", "ko": "고객 수"}, "value": {"en": "Arm value", "ko": "처치군 값"},
+    "control_value": {"en": "Holdout value", "ko": "대조군 값"},
+    "abs_lift": {"en": "Difference", "ko": "차이"}, "ci": {"en": "CI", "ko": "신뢰구간"},
+    "p_value": {"en": "p-value", "ko": "p-값"},
+    "share": {"en": "Share", "ko": "비율"}, "expected_share": {"en": "Planned", "ko": "계획"},
+    "threshold": {"en": "Allowed increase", "ko": "허용 증가폭"},
+    "breached": {"en": "Breached", "ko": "위반"},
+    "segment": {"en": "Segment", "ko": "세그먼트"}, "level": {"en": "Group", "ko": "그룹"},
+    "ltv_lift": {"en": "LTV lift", "ko": "LTV 증가"},
+    "net": {"en": "Net value / customer", "ko": "고객당 순가치"},
+    "p_bh": {"en": "p (BH-adjusted)", "ko": "p (BH 보정)"},
+    "rec": {"en": "Recommendation", "ko": "권고"},
+    "table": {"en": "Table", "ko": "테이블"}, "check": {"en": "Check", "ko": "점검"},
+    "rows": {"en": "Rows", "ko": "행 수"}, "action": {"en": "Action", "ko": "조치"},
+    "step": {"en": "Step", "ko": "단계"}, "customers": {"en": "Customers", "ko": "고객 수"},
+    "covariate": {"en": "Pre-period covariate", "ko": "사전 기간 변수"},
+    "smd": {"en": "Standardised difference", "ko": "표준화 차이"},
+    "cost": {"en": "Total cost", "ko": "총비용"}, "sends": {"en": "Sends", "ko": "발송 수"},
+    "inc_rev": {"en": "Incremental revenue", "ko": "증분 매출"},
+    "inc_margin": {"en": "Incremental margin", "ko": "증분 마진"},
+    "roi": {"en": "ROI", "ko": "ROI"}, "iroas": {"en": "iROAS", "ko": "iROAS"},
+    "cpic": {"en": "Cost per incremental conversion", "ko": "증분 전환당 비용"},
+    "hr": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
+    "rmst": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
+    "logrank": {"en": "Log-rank p", "ko": "로그순위 p"},
+    "churn90": {"en": "Churned by day 90", "ko": "90일 내 이탈"},
+    "churn180": {"en": "Churned by day 180", "ko": "180일 내 이탈"},
+    "reason": {"en": "Reason", "ko": "사유"},
+}
+
+
+def _c(key, lang):
+    return _COLS[key][lang]
+
+
+def _level(ev: CampaignEvaluation) -> str:
+    return f"{1 - ev.arm_alpha:.1%}".replace(".0%", "%")
+
+
+def _fmt_for(metric: str, currency: str):
+    if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
+                  "inactive_90", "inactive_180"):
+        return (lambda v: i18n.pct(v, 2)), i18n.pp
+    if metric in ("revenue", "aov", "ltv"):
+        return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
+    return (lambda v: i18n.num(v, 3)), (lambda v: i18n.num(v, 3, True))
+
+
+def _metric_name(metric, lang):
+    key = f"metric.{metric}"
+    return i18n.t(key, lang) if key in i18n.TEXTS else metric
+
+
+def _p(p):
+    if p is None or not np.isfinite(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+# --------------------------------------------------------------------------- sections
+def header(ev: CampaignEvaluation) -> str:
+    """Title, the exploratory banner (first line when the evaluation is exploratory) and the
+    one-paragraph description of the campaign and its audience."""
+    lang = ev.lang
+    c = ev.campaign
+    lines = []
+    if ev.exploratory:
+        lines.append("> **" + i18n.t("report.exploratory_banner", lang,
+                                     reason=ev.exploratory_reason or "—",
+                                     days=f"{ev.horizon_days:g}") + "**\n")
+    lines.append("# " + i18n.t("report.title", lang, title=ev.title))
+    arms = ", ".join(f"{i18n.t('arm.control', lang) if a == CONTROL else a} "
+                     f"{int(n):,} ({i18n.pct(s, 1)})"
+                     for a, n, s in zip(ev.audience["arm"], ev.audience["n"],
+                                        ev.audience["share"]))
+    lines.append(i18n.t("report.intro", lang,
+                        scenario=_SCENARIO.get(c.scenario, {}).get(lang, c.scenario),
+                        channel=c.channel, start=pd.Timestamp(c.start_ts).date().isoformat(),
+                        end=pd.Timestamp(c.end_ts).date().isoformat(),
+                        n=int(ev.audience["n"].sum()), arms=arms))
+    return "\n\n".join(lines)
+
+
+def verdict(ev: CampaignEvaluation) -> str:
+    """The verdict headline and its reasons as a bulleted list."""
+    v = ev.verdict
+    return (f"## {i18n.t('report.h.verdict', ev.lang)}\n\n**{v.headline}**\n\n"
+            + "\n".join(f"- {r}" for r in v.reasons))
+
+
+def integrity(ev: CampaignEvaluation) -> str:
+    """Whether the experiment can be trusted: SRM, balance, consent and night-time sends."""
+    lang, g = ev.lang, ev.integrity
+    text = i18n.t("report.integrity_ok", lang, p=_p(g["srm_p_value"]),
+                  smd=i18n.num(g["balance_max_smd"], 3), consent=f"{g['consent_violations']:,}",
+                  night=f"{g['night_sends_without_consent']:,}")
+    problems = []
+    if g["srm_flag"]:
+        problems.append("SRM p = " + _p(g["srm_p_value"]))
+    if g.get("balance_flag"):
+        problems.append(f"|SMD| = {g['balance_max_smd']:.3f} > 0.1")
+    if g["consent_violations"]:
+        problems.append(f"{g['consent_violations']:,} sends without consent")
+    if g["night_sends_without_consent"]:
+        problems.append(f"{g['night_sends_without_consent']:,} night sends without night consent")
+    out = f"## {i18n.t('report.h.integrity', lang)}\n\n{text}"
+    if problems:
+        out += "\n\n" + i18n.t("report.integrity_bad", lang, problems="; ".join(problems))
+    return out
+
+
+def audience_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    a = ev.audience
+    return pd.DataFrame({
+        _c("arm", lang): [i18n.t("arm.control", lang) if x == CONTROL else x for x in a["arm"]],
+        _c("n", lang): [f"{int(n):,}" for n in a["n"]],
+        _c("share", lang): [i18n.pct(s, 1) for s in a["share"]],
+        _c("expected_share", lang): [i18n.pct(s, 1) for s in a["expected_share"]],
+    })
+
+
+def balance_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    b = ev.balance
+    return pd.DataFrame({_c("covariate", lang): b["covariate"], _c("arm", lang): b["arm"],
+                         _c("smd", lang): [i18n.num(v, 3, True) for v in b["smd"]]})
+
+
+def _lift_table(ev, frame: pd.DataFrame) -> pd.DataFrame:
+    lang = ev.lang
+    rows = []
+    for _, r in frame.iterrows():
+        fv, fd = _fmt_for(r["metric"], ev.currency)
+        rows.append({
+            _c("metric", lang): _metric_name(r["metric"], lang), _c("arm", lang): r["arm"],
+            _c("n", lang): f"{int(r['n']):,}", _c("value", lang): fv(r["value"]),
+            _c("control_value", lang): fv(r["control_value"]),
+            _c("abs_lift", lang): fd(r["abs_lift"]),
+            f"{_level(ev)} {_c('ci', lang)}": f"{fd(r['ci_low'])} ~ {fd(r['ci_high'])}",
+            _c("p_value", lang): _p(r["p_value"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def short_term(ev: CampaignEvaluation) -> str:
+    """The short-term effect in sentences, one per treatment arm and metric."""
+    lang = ev.lang
+    out = [f"## {i18n.t('report.h.short', lang)}"]
+    for _, r in pd.concat([ev.primary, ev.secondary]).iterrows():
+        fv, fd = _fmt_for(r["metric"], ev.currency)
+        out.append("- " + i18n.t("report.short_sentence", lang, arm=r["arm"],
+                                 metric=_metric_name(r["metric"], lang), value=fv(r["value"]),
+                                 control=fv(r["control_value"]), days=f"{ev.window_days:g}",
+                                 lift=fd(r["abs_lift"]),
+                                 ci=i18n.t("ci", lang, level=_level(ev), lo=fd(r["ci_low"]),
+                                           hi=fd(r["ci_high"]))))
+    return "\n".join(out)
+
+
+def short_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    return _lift_table(ev, pd.concat([ev.primary, ev.secondary], ignore_index=True))
+
+
+def long_term(ev: CampaignEvaluation) -> str:
+    """The long-term effect in sentences: LTV lift, hazard ratio, RMST."""
+    lang = ev.lang
+    out = [f"## {i18n.t('report.h.long', lang, days=f'{ev.horizon_days:g}')}"]
+    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
+    ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
+    for _, r in ev.long_term.iterrows():
+        out.append("- " + i18n.t(
+            "report.long_sentence", lang, arm=r["arm"], days=f"{ev.horizon_days:g}",
+            value=m(r["ltv_treatment"]), control=m(r["ltv_control"]), lift=ms(r["ltv_lift"]),
+            ci=i18n.t("ci", lang, level=_level(ev), lo=ms(r["ltv_ci_low"]),
+                      hi=ms(r["ltv_ci_high"])),
+            hr=i18n.num(r["hazard_ratio"], 2),
+            hrci=i18n.t("ci", lang, level=_level(ev), lo=i18n.num(r["hr_ci_low"], 2),
+                        hi=i18n.num(r["hr_ci_high"], 2)),
+            rmst=i18n.num(r["rmst_diff_days"], 1, True)))
+    return "\n".join(out)
+
+
+def long_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    rows = []
+    for _, r in ev.long_term.iterrows():
+        rows.append({
+            _c("arm", lang): r["arm"],
+            _c("hr", lang): f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
+                            f"{i18n.num(r['hr_ci_high'], 2)})",
+            _c("logrank", lang): _p(r["logrank_p"]),
+            _c("rmst", lang): f"{i18n.num(r['rmst_diff_days'], 1, True)} "
+                              f"({i18n.num(r['rmst_ci_low'], 1, True)} ~ "
+                              f"{i18n.num(r['rmst_ci_high'], 1, True)})",
+            _c("churn90", lang): f"{i18n.pct(r['churn_90'])} vs {i18n.pct(r['churn_90_control'])}",
+            _c("churn180", lang): f"{i18n.pct(r['churn_180'])} vs "
+                                  f"{i18n.pct(r['churn_180_control'])}",
+        })
+    return pd.DataFrame(rows)
+
+
+def long_term_rates_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    """Repurchase and inactive-at-day-90/180 rates by arm vs the holdout."""
+    return _lift_table(ev, ev.long_term_rates)
+
+
+def guardrails(ev: CampaignEvaluation) -> str:
+    lang = ev.lang
+    return f"## {i18n.t('report.h.guardrails', lang)}"
+
+
+def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    t = _lift_table(ev, ev.guardrails)
+    if len(t):
+        t[_c("threshold", lang)] = [i18n.pp(v) for v in ev.guardrails["threshold"]]
+        t[_c("breached", lang)] = ["⚠" if b else "✓" for b in ev.guardrails["breached"]]
+    return t
+
+
+def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    f = ev.funnel.pivot(index="step", columns="arm", values="customers")
+    order = ["assigned", "sent", "delivered", "opened", "clicked", "purchased"]
+    f = f.reindex(order).fillna(0).astype(int).map(lambda v: f"{v:,}")
+    f.columns = [i18n.t("arm.control", lang) if a == CONTROL else a for a in f.columns]
+    f.index.name = _c("step", lang)
+    return f.reset_index()
+
+
+def economics(ev: CampaignEvaluation) -> str:
+    lang = ev.lang
+    out = [f"## {i18n.t('report.h.economics', lang)}"]
+    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
+    for _, r in ev.economics.iterrows():
+        out.append("- " + i18n.t(
+            "report.econ_sentence", lang, arm=r["arm"], sends=int(r["sends"]),
+            cost=m(r["total_cost"]), rev=i18n.money(r["incremental_revenue"], ev.currency, True),
+            margin=i18n.money(r["incremental_margin"], ev.currency, True),
+            roi=i18n.pct(r["roi"], 0, True),
+            ci=i18n.t("ci", lang, level=_level(ev), lo=i18n.pct(r["roi_ci_low"], 0, True),
+                      hi=i18n.pct(r["roi_ci_high"], 0, True))))
+    return "\n".join(out)
+
+
+def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
+    rows = []
+    for _, r in ev.economics.iterrows():
+        rows.append({
+            _c("arm", lang): r["arm"], _c("sends", lang): f"{int(r['sends']):,}",
+            _c("cost", lang): m(r["total_cost"]),
+            _c("inc_rev", lang): f"{i18n.money(r['incremental_revenue'], ev.currency, True)} "
+                                 f"({i18n.money(r['incremental_revenue_ci_low'], ev.currency, True)}"
+                                 f" ~ {i18n.money(r['incremental_revenue_ci_high'], ev.currency, True)})",
+            _c("inc_margin", lang): i18n.money(r["incremental_margin"], ev.currency, True),
+            _c("roi", lang): f"{i18n.pct(r['roi'], 0, True)} ({i18n.pct(r['roi_ci_low'], 0, True)}"
+                             f" ~ {i18n.pct(r['roi_ci_high'], 0, True)})",
+            _c("iroas", lang): i18n.num(r["iroas"], 2),
+            _c("cpic", lang): m(r["cost_per_incremental_conversion"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def segments(ev: CampaignEvaluation) -> str:
+    lang = ev.lang
+    out = [f"## {i18n.t('report.h.segments', lang)}", i18n.t("report.target_intro", lang)]
+    if len(ev.targeting) == 0 or not (ev.targeting["recommendation"] != "unclear").any():
+        out.append(i18n.t("report.segments_none", lang))
+    return "\n\n".join(out)
+
+
+def targeting_table(ev: CampaignEvaluation, top: int = 15) -> pd.DataFrame:
+    lang = ev.lang
+    t = ev.targeting.head(top)
+    return pd.DataFrame({
+        _c("segment", lang): t["segment"], _c("level", lang): t["level"],
+        _c("arm", lang): t["arm"], _c("n", lang): [f"{int(v):,}" for v in t["n"]],
+        _c("ltv_lift", lang): [f"{i18n.money(v, ev.currency, True)} "
+                               f"({i18n.money(lo, ev.currency, True)} ~ "
+                               f"{i18n.money(hi, ev.currency, True)})"
+                               for v, lo, hi in zip(t["ltv_lift"], t["ltv_ci_low"],
+                                                    t["ltv_ci_high"])],
+        _c("net", lang): [i18n.money(v, ev.currency, True) for v in t["net_value_per_customer"]],
+        _c("p_bh", lang): [_p(v) for v in t["ltv_p_bh"]],
+        _c("rec", lang): [i18n.t(f"target.{r}", lang) for r in t["recommendation"]],
+    })
+
+
+def data_quality(ev: CampaignEvaluation) -> str:
+    lang = ev.lang
+    q = ev.data_quality
+    flagged = q[q["rows"].fillna(0) > 0] if len(q) else q
+    intro = (i18n.t("report.quality_intro", lang) if len(flagged) or len(ev.exclusions)
+             else i18n.t("report.quality_clean", lang))
+    return f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
+
+
+def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    lang = ev.lang
+    q = ev.data_quality
+    q = q[q["rows"].fillna(0) > 0] if len(q) else q
+    t = pd.DataFrame({_c("table", lang): q["table"], _c("check", lang): q["check"],
+                      _c("rows", lang): [f"{int(v):,}" for v in q["rows"]],
+                      _c("action", lang): q["action"]})
+    if len(ev.exclusions):
+        t = pd.concat([t, pd.DataFrame({
+            _c("table", lang): "assignments", _c("check", lang): ev.exclusions["reason"],
+            _c("rows", lang): [f"{int(v):,}" for v in ev.exclusions["rows"]],
+            _c("action", lang): "excluded from the long-term revenue comparison"})],
+            ignore_index=True)
+    return t
+
+
+def footer(ev: CampaignEvaluation, provenance: dict) -> str:
+    """The provenance footer: code version, commit, data fingerprint, seed, parameters."""
+    lang = ev.lang
+    p = dict(provenance or {})
+    line = i18n.t("report.footer", lang, version=p.get("crmlab_version", "—"),
+                  commit=str(p.get("git_commit", "—"))[:12],
+                  dirty=" (+local changes)" if p.get("git_dirty") else "",
+                  fingerprint=str(p.get("data_fingerprint", "—"))[:16],
+                  seed=p.get("seed", ev.spec.get("seed", "—")),
+                  started=p.get("started_at", "—"))
+    params = p.get("parameters")
+    extra = ""
+    if params:
+        extra = "\n\n<small>" + ", ".join(f"{k} = {v}" for k, v in dict(params).items()) + \
+                "</small>"
+    return f"---\n\n## {i18n.t('report.h.provenance', lang)}\n\n<small>{line}</small>{extra}"
+
+
+def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) -> Path:
+    """Write ``ev.to_results(provenance)`` to ``path`` atomically (temporary file, then rename).
+
+    Examples
+    --------
+    >>> write_results(ev, "reports/winback/results.json", {"seed": 0})   # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(ev.to_results(provenance), ensure_ascii=False, indent=2, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def km_caption(ev: CampaignEvaluation) -> str:
+    return "*" + i18n.t("report.km_caption", ev.lang, C=f"{ev.churn_after_days:g}") + "*"
+
+
+def cumulative_caption(ev: CampaignEvaluation) -> str:
+    return "*" + i18n.t("report.cum_caption", ev.lang) + "*"
+
+
+def funnel_caption(ev: CampaignEvaluation) -> str:
+    return "*" + i18n.t("report.funnel_caption", ev.lang) + "*"

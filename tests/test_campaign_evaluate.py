@@ -1,0 +1,249 @@
+"""crmlab.campaign.evaluate end to end on a small synthetic campaign with known effects, the
+decision rules one by one, reproducibility and the JSON safety of ``to_results``.
+
+The synthetic shop (``write_shop``) is written to parquet and read back with ``crmlab.load``,
+so the evaluation runs on a real ``CRMData``. Its truth: treated customers convert within 7
+days with probability ``conv_c + conv_lift`` (control: ``conv_c``); nothing else differs.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmlab
+from crmlab.campaign import CampaignDataError, evaluate
+from crmlab.campaign.evaluation import _Spec, _verdict
+
+START, OBS_END = pd.Timestamp("2024-03-01"), pd.Timestamp("2025-03-01")
+
+
+def write_shop(path, n=4000, seed=0, conv_c=0.05, conv_lift=0.05, holdout=0.3,
+               block_p=0.0, unsub_p=0.0, control_share_actual=None, arms=("treatment",)):
+    rng = np.random.default_rng(seed)
+    cid = np.array([f"cust-{i:05d}" for i in range(n)])
+    share = holdout if control_share_actual is None else control_share_actual
+    u = rng.random(n)
+    k = len(arms)
+    arm = np.where(u < share, "control",
+                   np.array(arms)[np.minimum(((u - share) / (1 - share) * k).astype(int), k - 1)])
+    at = (START + pd.to_timedelta(rng.integers(0, 5, n), unit="D") + pd.Timedelta(hours=10)
+          + pd.to_timedelta(rng.uniform(0, 5 * 3600, n), unit="s")).round("s")
+    treated = arm != "control"
+    conv = rng.random(n) < conv_c + conv_lift * treated
+    parts = [pd.DataFrame({"customer_id": cid[conv],
+                           "order_ts": (at[conv] + pd.to_timedelta(rng.uniform(0, 6.9, conv.sum()),
+                                                                   unit="D")).round("s"),
+                           "amount": rng.gamma(2, 20000, conv.sum()).round()})]
+    for lo, hi in ((-200, 0), (7, 400)):
+        cnt = rng.poisson((hi - lo) / 60, n)
+        idx = np.repeat(np.arange(n), cnt)
+        ts = (at[idx] + pd.to_timedelta(rng.uniform(lo, hi, cnt.sum()), unit="D")).round("s")
+        parts.append(pd.DataFrame({"customer_id": cid[idx], "order_ts": ts,
+                                   "amount": rng.gamma(2, 20000, cnt.sum()).round()}))
+    orders = pd.concat(parts, ignore_index=True)
+    orders = orders[orders.order_ts < OBS_END].reset_index(drop=True)
+    orders.insert(0, "order_id", np.arange(len(orders)))
+    customers = pd.DataFrame({
+        "customer_id": cid, "signup_ts": START - pd.Timedelta(days=400),
+        "consent_email": True, "consent_sms": True, "consent_push": True,
+        "consent_kakao": True, "consent_night": False,
+        "region": rng.choice(["Seoul", "Busan"], n)})
+    nat = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
+    sent = pd.Series(at).where(treated, nat)
+    assignments = pd.DataFrame({
+        "campaign_id": "c1", "customer_id": cid, "arm": arm, "assigned_ts": at,
+        "sent_ts": sent, "delivered": pd.array(np.where(treated, rng.random(n) >= block_p, pd.NA),
+                                               dtype="boolean"),
+        "opened_ts": sent.where(rng.random(n) < 0.3, nat),
+        "clicked_ts": sent.where(rng.random(n) < 0.1, nat),
+        "unsubscribed_ts": (sent + pd.Timedelta(hours=1)).where(rng.random(n) < unsub_p, nat),
+        "coupon_cost": np.where(treated & conv, 1000.0, np.nan)})
+    campaigns = pd.DataFrame({
+        "campaign_id": ["c1"], "name": ["Spring win-back"], "scenario": ["winback"],
+        "channel": ["sms"], "cost_per_send": [15.0], "start_ts": [START],
+        "end_ts": [START + pd.Timedelta(days=6)], "holdout_share": [holdout]})
+    path.mkdir(parents=True, exist_ok=True)
+    for name, df in dict(customers=customers, orders=orders, assignments=assignments,
+                         campaigns=campaigns).items():
+        df.to_parquet(path / f"{name}.parquet", index=False)
+    (path / "meta.json").write_text(json.dumps({"observation_end": str(OBS_END),
+                                                "currency": "KRW", "tz": "Asia/Seoul"}))
+    return path
+
+
+def spec(**kw):
+    base = dict(campaign_id="c1", horizon_days=183, segments=["region"], seed=1)
+    base.update(kw)
+    return base
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    return crmlab.load(write_shop(tmp_path_factory.mktemp("shop")))
+
+
+@pytest.fixture(scope="module")
+def ev(shop):
+    return evaluate(shop, spec())
+
+
+def test_primary_lift_covers_the_truth_and_results_follow_the_contract(ev):
+    p = ev.primary.iloc[0]
+    assert p["metric"] == "conversion" and p["arm"] == "treatment"
+    assert p["ci_low"] < 0.05 < p["ci_high"]          # the true lift
+    assert p["ci_low"] > 0                             # and it is detected
+    res = ev.to_results({"seed": 1, "git_commit": "abc"})
+    text = json.dumps(res, allow_nan=False)            # JSON-safe: no NaN / inf, plain types
+    assert json.loads(text) == res
+    for key in ("campaign_id", "title", "scenario", "channel", "start_ts", "end_ts", "status",
+                "exploratory", "exploratory_reason", "report_lang", "currency", "audience",
+                "verdict", "primary", "long_term", "guardrails", "economics", "integrity",
+                "data_quality", "provenance"):
+        assert key in res, key
+    assert res["start_ts"] == "2024-03-01" and res["status"] == "ok"
+    assert res["audience"]["n_total"] == 4000
+    assert set(res["long_term"][0]) == {"arm", "horizon_days", "hazard_ratio", "hr_ci_low",
+                                        "hr_ci_high", "rmst_diff_days", "ltv_lift",
+                                        "ltv_ci_low", "ltv_ci_high"}
+    assert res["verdict"]["decision"] in {"ship", "iterate", "stop", "inconclusive"}
+    assert "cust-" not in text                          # no customer identifiers
+
+
+def test_no_effect_on_long_term_outcomes_is_found_where_there_is_none(ev):
+    lt = ev.long_term.iloc[0]
+    assert lt["hr_ci_low"] < 1 < lt["hr_ci_high"]
+    assert lt["rmst_ci_low"] < 0 < lt["rmst_ci_high"]
+    # the only revenue difference is the extra conversions: 0.05 x E[gamma(2, 20000)] = 2,000
+    assert lt["ltv_ci_low"] < 2000 < lt["ltv_ci_high"]
+
+
+def test_economics_are_costs_and_linear_in_the_ltv_interval(ev):
+    e = ev.economics.iloc[0]
+    lt = ev.long_term.iloc[0]
+    n_t = int(ev.audience.set_index("arm").loc["treatment", "n"])
+    assert e["sends"] == n_t and e["send_cost"] == pytest.approx(15.0 * n_t)
+    assert e["total_cost"] == pytest.approx(e["send_cost"] + e["coupon_cost"])
+    assert e["incremental_revenue"] == pytest.approx(lt["ltv_lift"] * n_t)
+    assert e["roi"] == pytest.approx((0.3 * e["incremental_revenue"] - e["total_cost"])
+                                     / e["total_cost"])
+    assert e["roi_ci_low"] == pytest.approx((0.3 * lt["ltv_ci_low"] * n_t - e["total_cost"])
+                                            / e["total_cost"])
+    assert e["iroas"] == pytest.approx(e["incremental_revenue"] / e["total_cost"])
+
+
+def test_integrity_and_funnel(ev):
+    assert not ev.integrity["srm_flag"]
+    assert ev.integrity["consent_violations"] == 0
+    # every send is at 10:00-15:00 local time: no night sends
+    assert ev.integrity["night_sends_without_consent"] == 0
+    f = ev.funnel[ev.funnel["arm"] == "treatment"].set_index("step")["customers"]
+    assert f["assigned"] >= f["sent"] >= f["delivered"] >= f["opened"] >= f["clicked"]
+
+
+def test_tables_hold_aggregates_only(ev):
+    for name in ("audience", "balance", "primary", "secondary", "long_term", "long_term_rates",
+                 "km", "cumulative", "guardrails", "funnel", "economics", "heterogeneity",
+                 "targeting"):
+        assert "customer_id" not in getattr(ev, name).columns, name
+
+
+def test_reproducible(shop, ev):
+    again = evaluate(shop, spec())
+    assert json.dumps(again.to_results({}), sort_keys=True) == json.dumps(ev.to_results({}),
+                                                                         sort_keys=True)
+
+
+def test_guardrail_breach_stops_and_srm_makes_it_inconclusive(tmp_path):
+    data = crmlab.load(write_shop(tmp_path / "b", n=3000, seed=3, block_p=0.05))
+    e = evaluate(data, spec(segments=[]))
+    g = e.guardrails.set_index("metric").loc["block_rate"]
+    assert g["breached"] and g["value"] == pytest.approx(0.05, abs=0.015)
+    assert e.verdict.decision == "stop"
+    assert any("block rate" in r for r in e.verdict.reasons)
+    data = crmlab.load(write_shop(tmp_path / "s", n=3000, seed=4, control_share_actual=0.4))
+    e = evaluate(data, spec(segments=[], report_lang="ko"))
+    assert e.integrity["srm_flag"]
+    assert e.verdict.decision == "inconclusive"
+    assert "SRM" in e.verdict.reasons[0] and e.lang == "ko"
+
+
+def test_unknown_campaign_and_missing_control(shop, tmp_path):
+    with pytest.raises(CampaignDataError, match="no campaign 'nope'"):
+        evaluate(shop, spec(campaign_id="nope"))
+
+
+# --------------------------------------------------------------------------- decision rules
+def _frames(primary=(0.02, 0.01, 0.03), ltv=(500.0, -100.0, 1100.0), roi=(0.5, -0.2, 1.2),
+            breach=False):
+    primary_df = pd.DataFrame([dict(arm="t", metric="conversion", abs_lift=primary[0],
+                                    ci_low=primary[1], ci_high=primary[2])])
+    lt = pd.DataFrame([dict(arm="t", ltv_lift=ltv[0], ltv_ci_low=ltv[1], ltv_ci_high=ltv[2])])
+    ec = pd.DataFrame([dict(arm="t", roi=roi[0], roi_ci_low=roi[1], roi_ci_high=roi[2],
+                            total_cost=1000.0, incremental_margin=1500.0)])
+    # breach: False, "unclear" (point above the allowance, CI reaching below it) or "clear"
+    gr = pd.DataFrame([dict(arm="t", metric="unsubscribe_rate", abs_lift=0.01 if breach else 0.0,
+                            ci_low=0.008 if breach == "clear" else 0.0, ci_high=0.02,
+                            threshold=0.005, breached=bool(breach))])
+    return primary_df, lt, gr, ec
+
+
+def decide(rule=None, srm=False, **kw):
+    s = _Spec.of(spec(decision_rule=rule or {}))
+    primary, lt, gr, ec = _frames(**kw)
+    integrity = {"srm_flag": srm, "srm_p_value": 1e-6 if srm else 0.5}
+    v = _verdict(s, "en", None, integrity, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    return v
+
+
+def test_rule_ship_when_every_requirement_holds():
+    v = decide()
+    assert (v.decision, v.arm) == ("ship", "t")
+    assert v.headline.startswith("Verdict: SHIP t")
+
+
+def test_rule_iterate_when_primary_works_but_money_does_not():
+    assert decide(roi=(-0.4, -0.9, 0.1)).decision == "iterate"
+    assert decide(rule={"min_ltv_lift": 1000.0}).decision == "iterate"
+    # without the ROI requirement the same arm ships
+    assert decide(roi=(-0.4, -0.9, 0.1), rule={"require_positive_roi": False}).decision == "ship"
+
+
+def test_rule_stop_on_harm_or_breach():
+    assert decide(breach="clear").decision == "stop"
+    assert decide(breach="clear", rule={"require_guardrails": False}).decision == "ship"
+    # an observed breach that the interval does not confirm blocks shipping but does not stop
+    v = decide(breach="unclear")
+    assert v.decision == "iterate"
+    assert any("cannot ship" in r for r in v.reasons)
+    assert decide(primary=(-0.02, -0.03, -0.01)).decision == "stop"
+    assert decide(ltv=(-900.0, -1500.0, -300.0)).decision == "stop"
+
+
+def test_rule_inconclusive_when_nothing_is_shown():
+    v = decide(primary=(0.004, -0.003, 0.011))
+    assert v.decision == "inconclusive"
+    assert "cannot be told apart from zero" in v.reasons[0]
+    # a primary effect is not required: a flat primary with money and guardrails fine ships
+    assert decide(primary=(0.004, -0.003, 0.011),
+                  rule={"require_primary_significant": False}).decision == "ship"
+    assert decide(srm=True).decision == "inconclusive"
+
+
+def test_exploratory_reason_is_stated():
+    s = _Spec.of(spec(horizon_days=90, exploratory=True, exploratory_reason="early read"))
+    primary, lt, gr, ec = _frames()
+    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    assert any("exploratory (early read)" in r for r in v.reasons)
+
+
+def test_json_safe_replaces_nan_and_numpy():
+    from crmlab.campaign.evaluation import _json_safe
+
+    out = _json_safe({"a": np.float64("nan"), "b": np.int64(3), "c": [np.inf, 1.5],
+                      "d": pd.Timestamp("2024-01-02"), "e": np.bool_(True)})
+    assert out == {"a": None, "b": 3, "c": [None, 1.5], "d": "2024-01-02T00:00:00", "e": True}
+    assert all(not (isinstance(v, float) and math.isnan(v)) for v in out.values())
