@@ -5,10 +5,10 @@ The churn definition is documented in ``docs/churn.md`` (and ``docs/architecture
 """
 from crmlab.churn._base import ChurnInputError
 from crmlab.churn.table import (COVARIATE_GROUPS, churn_covariates, excluded_rows,
-                                repurchase_table,
+                                repurchase_table, resolve_censoring,
                                 survival_table)
 
-__all__ = ["ChurnInputError", "COVARIATE_GROUPS", "churn_covariates", "excluded_rows", "repurchase_table",
+__all__ = ["ChurnInputError", "COVARIATE_GROUPS", "churn_covariates", "excluded_rows", "repurchase_table", "resolve_censoring",
            "survival_table"]
 from crmlab.churn.km import (KaplanMeierResult, LogRankResult, RMSTResult,  # noqa: E402
                              SurvivalDifferenceResult, kaplan_meier, logrank, rmst,

@@ -30,6 +30,7 @@ from crmlab._engine import as_table
 from crmlab.churn._base import ChurnInputError
 
 __all__ = ["survival_table", "repurchase_table", "churn_covariates", "excluded_rows",
+           "resolve_censoring",
            "COVARIATE_GROUPS"]
 
 DAY = 86_400.0
@@ -325,6 +326,46 @@ def survival_table(orders, observation_end, churn_after_days: float = 90,
         "churn_after_days": C, "observation_end": end, "start": start, "horizon_days": H,
         "excluded": ledger.to_dict("records"),
     })
+    return out
+
+
+def resolve_censoring(table: pd.DataFrame) -> pd.DataFrame:
+    """Censor every still-active customer ``churn_after_days`` earlier, where the churn
+    outcome of every anchor is resolved.
+
+    Under the shared definition a churn is dated at its anchor (the last purchase before the
+    gap), and a churn can only be seen once ``a + C <= observation_end``; so no churn can be
+    dated in the last ``C`` days of anyone's follow-up, yet a censored customer counts as at
+    risk there. With all customers followed equally long (a campaign followed ``horizon_days``)
+    this changes nothing before ``follow-up − C``; with staggered entry (first-purchase
+    cohorts) it biases Kaplan-Meier and hazards towards survival. This function returns the
+    table with censored durations shortened by ``C`` (the last instant at which the outcome
+    is known for every anchor); rows whose shortened duration is not positive are dropped and
+    counted in ``attrs["excluded"]``. Churned rows are unchanged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"duration": [10.0, 200.0, 50.0], "churned": [1, 0, 0]})
+    >>> t.attrs["churn_after_days"] = 90
+    >>> resolve_censoring(t)["duration"].tolist()
+    [10.0, 110.0]
+    """
+    C = table.attrs.get("churn_after_days")
+    if C is None:
+        raise ChurnInputError("resolve_censoring: the table has no attrs['churn_after_days'] "
+                              "(build it with survival_table)")
+    cens = table["churned"].to_numpy() == 0
+    dur = table["duration"].to_numpy(dtype="float64")
+    new = np.where(cens, dur - C, dur)
+    keep = ~cens | (new > 0)
+    out = table.assign(duration=new)[keep]
+    out.attrs = dict(table.attrs)
+    out.attrs["excluded"] = list(table.attrs.get("excluded", [])) + [
+        {"table": "survival table",
+         "reason": f"censored within {C:g} days of time zero (outcome not yet resolved)",
+         "rows": int((~keep).sum())}]
+    out.attrs["censoring"] = "resolved"
     return out
 
 
