@@ -340,3 +340,30 @@ def test_bad_input(cdnow_cal):
     assert g.n_customers_ == 941
     with pytest.raises(RuntimeError, match="not fitted yet"):
         BetaGeoFitter().conditional_probability_alive(1, 1, 2)
+
+
+# --- the simulated shop (crmlab.data.simulate) ----------------------------------------------------
+def test_recovers_the_simulated_shop_parameters(small_shop, small_shop_dir):
+    """The shop's buyers follow Pareto/NBD (per day) with Gamma-Gamma order values after their
+    first purchase; meta.json records the true parameters. Campaign effects on treated customers,
+    same-day merging and the 100 KRW rounding of amounts are small departures from the models."""
+    truth = json.loads((small_shop_dir / "meta.json").read_text())["parameters"]
+    s = rfm_summary(small_shop, time_unit="D")
+    assert s.attrs["observation_end"] == str(small_shop.observation_end)
+    pn_fit = ParetoNBDFitter().fit(s).summary
+    for k, v in truth["pareto_nbd"].items():
+        assert pn_fit.loc[k, "ci_low"] < v < pn_fit.loc[k, "ci_high"], (k, v, pn_fit.loc[k].tolist())
+    gg_fit = GammaGammaFitter().fit(s).summary
+    for k, v in truth["gamma_gamma"].items():
+        name = {"gamma": "v"}.get(k, k)
+        assert gg_fit.loc[name, "ci_low"] < v < gg_fit.loc[name, "ci_high"], (k, v)
+
+
+def test_first_purchase_on_the_last_day_carries_no_information():
+    # T = 0 (and x = 0): likelihood 1, log-likelihood 0, in both transaction models
+    zero = (np.array([0.0]), np.array([0.0]), np.array([0.0]))
+    assert BetaGeoFitter._loglik_rows(np.array([0.2, 4.0, 0.8, 2.4]), zero)[0][0] == 0.0
+    assert ParetoNBDFitter._loglik_rows(np.array([0.5, 10.0, 0.6, 11.0]), zero)[0][0] == \
+        pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="T = 0 with repeat purchases"):
+        BetaGeoFitter().fit([1, 0], [0, 0], [0, 5])

@@ -240,7 +240,8 @@ def rfm_columns(frequency, recency=None, T=None, model: str = ""):
         "negative or non-integer frequency": (x < 0) | (x != np.round(x)),
         "negative recency": tx < 0,
         "recency greater than T": tx > t + 1e-9,
-        "T not positive": t <= 0,
+        "negative T": t < 0,
+        "T = 0 with repeat purchases": (t == 0) & (x > 0),
         "positive recency with zero frequency": (x == 0) & (tx > 0),
     }
     for what, mask in problems.items():
