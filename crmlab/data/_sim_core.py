@@ -63,10 +63,18 @@ def ragged_points(rng: np.random.Generator, caps: np.ndarray) -> tuple[np.ndarra
     """
     counts = rng.poisson(caps)
     ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    owner = np.repeat(np.arange(len(caps)), counts)
-    vals = rng.random(ptr[-1]) * caps[owner]
-    order = np.lexsort((vals, owner))
-    return ptr, vals[order]
+    # sorted uniforms without sorting: normalised partial sums of k+1 exponential spacings
+    sizes = counts + 1
+    owner = np.repeat(np.arange(len(caps)), sizes)
+    gaps = rng.standard_exponential(int(sizes.sum()))
+    csum = np.cumsum(gaps)
+    ends = np.cumsum(sizes) - 1
+    base = np.concatenate([[0.0], csum[ends[:-1]]])
+    total = csum[ends] - base
+    last = np.zeros(len(gaps), bool)
+    last[ends] = True
+    vals = (csum - base[owner]) / total[owner] * caps[owner]
+    return ptr, vals[~last]
 
 
 def csr_take(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ FIRST_SLOW_MEAN = 25.0
 #: Pareto/NBD after the first purchase (time unit: days). Repeat purchases: Poisson with rate
 #: lambda ~ Gamma(shape=r, rate=alpha); lifetime: exponential with rate mu ~ Gamma(shape=s,
 #: rate=beta).
-PARETO_NBD = {"r": 0.75, "alpha": 45.0, "s": 0.6, "beta": 120.0}
+PARETO_NBD = {"r": 0.9, "alpha": 70.0, "s": 0.7, "beta": 110.0}
 
 #: Gamma-Gamma spend per order (Fader, Hardie & Lee 2005): z ~ Gamma(shape=p, rate=nu),
 #: nu ~ Gamma(shape=q, rate=gamma). Mean order value p * gamma / (q - 1) = 55,000 KRW.
@@ -59,9 +59,9 @@ CONSENT_RATE = {"email": 0.72, "sms": 0.58, "push": 0.45, "kakao": 0.62, "night"
 #: fading for 60 days after dropout (share of the alive rate), and long after dropout.
 BROWSE = {"explore": 0.10, "explore_days": 30.0, "lurk": 0.01, "alive_base": 0.02,
           "alive_per_lambda": 1.5, "fade_share": 0.3, "fade_days": 60.0, "gone": 0.002}
-SESSION_CART_PROBABILITY = 0.12      # a browsing session ends with an abandoned cart add
+SESSION_CART_PROBABILITY = 0.15      # a browsing session ends with an abandoned cart add
 SESSION_WISHLIST_PROBABILITY = 0.04
-DELAYED_PURCHASE_SHARE = 0.30        # cart add in an earlier session than the purchase
+DELAYED_PURCHASE_SHARE = 0.20        # cart add in an earlier session than the purchase
 DELAYED_PURCHASE_MEAN = 1.2          # days between that cart add and the purchase (+3 h)
 REVIEW_PROBABILITY = 0.06
 SUPPORT_PROBABILITY = 0.03
@@ -82,7 +82,7 @@ CHANNELS = {
 
 #: A customer who unsubscribes after a send loses the channel's consent, and their repeat
 #: purchase rate and dropout hazard are multiplied by these factors from then on.
-UNSUBSCRIBE_EFFECT = {"rate_multiplier": 0.5, "dropout_multiplier": 3.0}
+UNSUBSCRIBE_EFFECT = {"rate_multiplier": 0.5, "dropout_multiplier": 4.0}
 
 #: Response delays: a clicker buys about RESPONSE_CLICK_MEAN_H hours after the click; a
 #: responder who did not click buys within the 7 days (truncated exponential, mean in days).
@@ -111,7 +111,7 @@ CAMPAIGNS = (
     {
         "campaign_id": "cart_reminder", "name": "Abandoned cart push",
         "scenario": "cart_reminder", "channel": "app_push", "holdout_share": 0.3,
-        "trigger": "cart_abandon", "window": (0.29, 0.40),
+        "trigger": "cart_abandon", "window": (0.28, 0.46),
         "description": "App push 3 hours after a cart add without purchase; one arm with a "
                        "2,000 KRW coupon. Sends between 21:00 and 08:00 wait until 08:00 "
                        "unless the customer consented to night messages.",
@@ -124,16 +124,16 @@ CAMPAIGNS = (
     {
         "campaign_id": "flash_sale_sms", "name": "Weekend flash sale SMS blast",
         "scenario": "custom", "channel": "sms", "holdout_share": 0.1,
-        "trigger": "active_buyers", "day": 0.43,
+        "trigger": "active_buyers", "day": 0.49,
         "description": "Evening SMS blast to every consenting buyer of the last 12 months.",
         "arms": {"sms": {"pi_click": 0.20, "pi_noclick": 0.002, "k": 1.0, "h": 1.0,
-                         "unsub": 0.06, "coupon": 0.0}},
+                         "unsub": 0.07, "coupon": 0.0}},
         "effect": "harmful: a small short-term lift, but unsubscribes raise churn",
     },
     {
         "campaign_id": "winback_lms", "name": "Win-back coupon LMS",
         "scenario": "winback", "channel": "lms", "holdout_share": 0.2,
-        "trigger": "dormant_90", "day": 0.48,
+        "trigger": "dormant_90", "day": 0.51,
         "description": "LMS with a 5,000 KRW coupon to buyers without a purchase for 90 days.",
         "arms": {"coupon": {"pi_click": 0.30, "pi_noclick": 0.015, "k": 1.3, "h": 0.7,
                             "unsub": 0.005, "coupon": 5000.0}},
@@ -142,7 +142,7 @@ CAMPAIGNS = (
     {
         "campaign_id": "review_request", "name": "Review request after purchase",
         "scenario": "review_request", "channel": "kakao_alimtalk", "holdout_share": 0.1,
-        "trigger": "after_purchase", "window": (0.52, 0.67),
+        "trigger": "after_purchase", "window": (0.54, 0.68),
         "description": "Kakao AlimTalk asking for a review 3 days after a purchase.",
         "arms": {"request": {"pi_click": 0.0, "pi_noclick": 0.0, "k": 1.0, "h": 1.0,
                              "unsub": 0.0, "coupon": 0.0}},

@@ -216,8 +216,8 @@ class _Shop:
         self.pt_ptr, self.pt_val = ragged_points(self.rng["points"], self.lam * T * 2.0 + 1.0)
         b = P.BROWSE
         self.v_alive = b["alive_base"] + b["alive_per_lambda"] * self.lam
-        cap = (b["explore"] * b["explore_days"] + (self.v_alive + b["lurk"] + b["gone"]) *
-               (T + b["fade_days"]))
+        # the visit intensity never exceeds max(lurk, alive) after the first 30 days
+        cap = b["explore"] * b["explore_days"] + np.maximum(self.v_alive, b["lurk"]) * T + 1.0
         self.br_ptr, self.br_val = ragged_points(self.rng["browse"], cap)
 
         # Per-purchase draws: slot pool = first purchase (n) | induced (n*J) | repeats (points).
