@@ -21,16 +21,8 @@ from crmlab.abtest._results import ABResult, frame, prepare, warn_small
 __all__ = ["cuped", "regression_adjustment", "battery"]
 
 
-def _arm_stats(codes: np.ndarray, k: int, y: np.ndarray):
-    n = np.bincount(codes, minlength=k).astype(float)
-    s1 = np.bincount(codes, weights=y, minlength=k)
-    mean = s1 / n
-    # second pass on centred values: numerically stable variance
-    dev = y - mean[codes]
-    s2 = np.bincount(codes, weights=dev * dev, minlength=k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(n > 1, s2 / (n - 1), 0.0)
-    return n, mean, var
+def _sums(codes: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
+    return np.bincount(codes, weights=w, minlength=k)
 
 
 def _welch_rows(n, mean, var, ci, ti, alpha):
@@ -38,10 +30,32 @@ def _welch_rows(n, mean, var, ci, ti, alpha):
     return welch(mean[ti], var[ti], n[ti], mean[ci], var[ci], n[ci], alpha)
 
 
-def _theta(y: np.ndarray, x: np.ndarray) -> float:
-    xc = x - x.mean()
-    vx = float(xc @ xc)
-    return float(((y - y.mean()) @ xc) / vx) if vx > 0 else 0.0
+def _moments(codes, k, y, x=None):
+    """Per-arm n, mean, variance of y and, with a covariate, of the CUPED-adjusted y.
+
+    Values are centred on their overall means first (numerical stability); the adjusted
+    moments follow algebraically from the per-arm sums of y, y^2, x, x^2 and xy, so a metric
+    costs a handful of ``bincount`` passes.
+    """
+    n = np.bincount(codes, minlength=k).astype(float)
+    yc = y - y.mean()
+    sy, syy = _sums(codes, k, yc), _sums(codes, k, yc * yc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sy / n
+        var = np.where(n > 1, (syy - n * mean * mean) / (n - 1), 0.0)
+    out = {"n": n, "mean": mean + y.mean(), "var": np.maximum(var, 0.0)}
+    if x is not None:
+        xc = x - x.mean()
+        sx, sxx, sxy = _sums(codes, k, xc), _sums(codes, k, xc * xc), _sums(codes, k, xc * yc)
+        vx = sxx.sum()
+        theta = float(sxy.sum() / vx) if vx > 0 else 0.0
+        sa = sy - theta * sx                      # sums of adjusted (centred) y per arm
+        saa = syy - 2 * theta * sxy + theta * theta * sxx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ma = sa / n
+            va = np.where(n > 1, (saa - n * ma * ma) / (n - 1), 0.0)
+        out.update(theta=theta, adj_mean=ma + y.mean(), adj_var=np.maximum(va, 0.0))
+    return out
 
 
 def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
@@ -51,7 +65,7 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
 
     Parameters
     ----------
-    df : DataFrame
+    df : DataFrame or Ibis table
         One row per customer.
     arm : str
     metrics : list of str, or dict metric -> pre-period covariate column (or None)
@@ -64,7 +78,7 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
     ABResult
         One row per metric x arm; ``variance_reduction`` and ``theta`` for CUPED metrics,
         ``unadjusted_abs_lift`` / ``unadjusted_ci_low`` / ``unadjusted_ci_high`` alongside.
-        Rows with a missing metric or covariate are dropped per metric and counted.
+        Rows with a missing arm, metric or covariate are dropped (per metric) and counted.
 
     Examples
     --------
@@ -77,47 +91,60 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
     >>> bool(r.to_frame().variance_reduction.iloc[0] > 0.8)
     True
     """
+    from crmlab._engine import is_ibis
+    from crmlab.abtest._results import _to_pandas
+    from crmlab.data.errors import DataContractError
+
     spec = dict(metrics) if isinstance(metrics, dict) else {m: None for m in metrics}
-    cols = list(spec) + [c for c in spec.values() if c]
-    prep = prepare(df, arm, [], control, table=table, extra=cols)
-    # prepare() drops rows missing any column; count per metric instead
-    d0 = _raw(df, arm, cols, table)
-    d0 = d0[d0[arm].notna()]
-    codes_all, uniques = pd.factorize(d0[arm], sort=False)
+    cols = list(dict.fromkeys([arm] + list(spec) + [c for c in spec.values() if c]))
+    if is_ibis(df) or not isinstance(df, pd.DataFrame):
+        df = _to_pandas(df, cols, table)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataContractError(table, ", ".join(missing), "column not found", len(df))
+    codes_all, uniques = pd.factorize(df[arm], sort=False)
     uniques = list(uniques)
     k = len(uniques)
-    ci = uniques.index(prep.control)
-    tis = [uniques.index(a) for a in prep.treatments]
-    rows, notes, excluded = [], list(), []
-    notes += warn_small(dict(zip(uniques, np.bincount(codes_all, minlength=k))), table,
+    if control not in uniques:
+        raise DataContractError(table, arm, f"unknown control label {control!r}; arms present: "
+                                + ", ".join(map(repr, sorted(uniques, key=str))), len(df))
+    if k < 2:
+        raise DataContractError(table, arm, "only the control arm is present; nothing to "
+                                "compare", len(df))
+    ci = uniques.index(control)
+    tis = np.array([i for i in range(k) if i != ci])
+    notes, excluded = [], []
+    no_arm = codes_all < 0
+    if no_arm.any():
+        excluded.append({"reason": f"missing {arm}", "arm": None, "rows": int(no_arm.sum())})
+        notes.append(f"{int(no_arm.sum()):,} rows with a missing {arm} excluded")
+    notes += warn_small(dict(zip(uniques, np.bincount(codes_all[~no_arm], minlength=k))), table,
                         "Welch intervals may be inaccurate (use means() for exact tests)")
+    rows = []
     for m, cov in spec.items():
-        y = d0[m].to_numpy(dtype=float)
-        ok = ~np.isnan(y)
-        x = None
-        if cov:
-            x = d0[cov].to_numpy(dtype=float)
-            ok &= ~np.isnan(x)
-        if not ok.all():
-            bad = int((~ok).sum())
-            excluded.append({"reason": f"missing {m}" + (f" or {cov}" if cov else ""),
-                             "arm": None, "rows": bad})
-            notes.append(f"{m}: {bad:,} rows with missing values excluded")
-            y = y[ok]
-            x = x[ok] if x is not None else None
-            codes = codes_all[ok]
-        else:
-            codes = codes_all
-        n, mean, var = _arm_stats(codes, k, y)
-        diff, se, dfree, p, lo, hi = _welch_rows(n, mean, var, ci, np.array(tis), alpha)
-        theta = np.nan
-        vr = np.full(len(tis), np.nan)
-        raw = (diff, lo, hi)
+        y = df[m].to_numpy(dtype=float)
+        x = df[cov].to_numpy(dtype=float) if cov else None
+        ok = ~no_arm & ~np.isnan(y)
         if x is not None:
-            theta = _theta(y, x)
-            ya = y - theta * (x - x.mean())
-            n2, mean2, var2 = _arm_stats(codes, k, ya)
-            diff, se2, dfree, p, lo, hi = _welch_rows(n2, mean2, var2, ci, np.array(tis), alpha)
+            ok &= ~np.isnan(x)
+        codes = codes_all
+        if not ok.all():
+            bad = int((~ok).sum() - no_arm.sum())
+            if bad:
+                excluded.append({"reason": f"missing {m}" + (f" or {cov}" if cov else ""),
+                                 "arm": None, "rows": bad})
+                notes.append(f"{m}: {bad:,} rows with missing values excluded")
+            y, codes = y[ok], codes_all[ok]
+            x = x[ok] if x is not None else None
+        st = _moments(codes, k, y, x)
+        n, mean, var = st["n"], st["mean"], st["var"]
+        diff, se, dfree, p, lo, hi = _welch_rows(n, mean, var, ci, tis, alpha)
+        raw = (diff, lo, hi)
+        theta, vr = np.nan, np.full(len(tis), np.nan)
+        if x is not None:
+            theta = st["theta"]
+            diff, se2, dfree, p, lo, hi = _welch_rows(n, st["adj_mean"], st["adj_var"], ci, tis,
+                                                      alpha)
             with np.errstate(divide="ignore", invalid="ignore"):
                 vr = 1 - se2 ** 2 / se ** 2
             se = se2
@@ -136,11 +163,6 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
     exc = pd.DataFrame(excluded, columns=["reason", "arm", "rows"])
     return ABResult(t, ", ".join(spec), "difference in means per metric (Welch); CUPED with the "
                     "named pre-period covariate where given", alpha, notes, exc)
-
-
-def _raw(df, arm, cols, table):
-    from crmlab.abtest._results import _to_pandas
-    return _to_pandas(df, list(dict.fromkeys([arm] + cols)), table)
 
 
 def cuped(df, arm: str, outcome: str, covariate: str, control, *, alpha: float = 0.05,

@@ -100,8 +100,12 @@ def bootstrap_means(x, n_boot: int, rng: np.random.Generator,
         stop = start + max(1, int(np.searchsorted(cum, max_draws, side="right")))
         stop = min(stop, n_boot)
         kk = k[start:stop]
-        draws = others[rng.integers(0, m, size=int(kk.sum()))]
-        cs = np.concatenate([[0.0], np.cumsum(draws)])
+        total = int(kk.sum())
+        cs = np.empty(total + 1)
+        cs[0] = 0.0
+        idx = rng.integers(0, m, size=total, dtype=np.int32 if m < 2**31 else np.int64)
+        np.take(others, idx, out=cs[1:])
+        np.cumsum(cs[1:], out=cs[1:])
         ends = np.cumsum(kk)
         sums[start:stop] = cs[ends] - cs[ends - kk]
         start = stop
