@@ -284,3 +284,28 @@ def test_null_keys_are_counted_not_dropped_silently():
     o.loc[0, "order_ts"] = pd.NaT
     rm = C.retention_matrix(o, observation_end=END)
     assert rm.excluded.set_index("reason").loc["null customer_id or order_ts", "rows"] == 1
+
+
+# ------------------------------------------------------------------------------- figures
+
+def test_cohort_figures_leave_censored_cells_blank():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.plots import cohorts as P
+
+    rm = C.retention_matrix(RET_ORDERS, "M", "on", observation_end=END)
+    fig = P.retention_heatmap(rm, values="customers")
+    mesh = fig.axes[0].collections[0]
+    assert np.ma.count_masked(mesh.get_array()) == rm.n_censored_cells == 3
+    assert "not yet observed" in fig.axes[0].get_title()
+    lc = C.ltv_curves(LTV_ORDERS, "M", observation_end="2024-04-01")
+    fig2 = P.ltv_curves(lc)
+    lines = {l.get_label(): l for l in fig2.axes[0].get_lines()}
+    assert list(lines["2024-02"].get_ydata()) == [60.0, 90.0]    # stops where observation stops
+    assert list(lines["average"].get_ydata()) == pytest.approx([57.5, 72.5, 80.0])
+    rr = C.repurchase_rate(REP_ORDERS, (14, 30), observation_end="2024-04-10")
+    assert P.return_rates(rr).axes[0].get_ylabel() == "repurchase rate"
+    plt.close("all")

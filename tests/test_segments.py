@@ -291,3 +291,28 @@ def test_lifecycle_bad_input():
         S.lifecycle_stages(_shop(), AS_OF, dormant_after_days=0)
     with pytest.raises(TypeError, match="expected an orders DataFrame"):
         S.lifecycle_stages("orders.csv", AS_OF)
+
+
+def test_segment_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.plots import segments as P
+
+    res = S.rfm_scores(SUMMARY)
+    fig = P.segment_sizes(res)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "champions", "loyal", "potential loyalists", "promising", "need attention", "at risk",
+        "lost", "hibernating"]
+    grid = P.rfm_grid(res)
+    texts = [t.get_text() for t in grid.axes[0].texts]
+    assert "champions\n1" in texts and "lost\n1" in texts and len(texts) == 25
+    flow = S.stage_flow(_shop(), "2024-04-01", AS_OF, vip_top_share=None)
+    fig3 = P.stage_flow(flow, normalize=False)
+    assert fig3.axes[0].get_xlabel() == "stage on 2024-07-01"
+    st = S.lifecycle_stages(_shop(), AS_OF, vip_top_share=None)
+    bars = P.stage_sizes(st).axes[0].patches
+    assert [int(b.get_height()) for b in bars if b.get_height() > 0] == [1, 1, 2, 3, 2, 2, 1]
+    plt.close("all")
