@@ -199,3 +199,30 @@ def test_cli_validate(tmp_path, tiny, capsys):
     path = write_tables(tiny, tmp_path, meta=META)
     assert main(["validate", str(path)]) == 0
     assert main(["validate", str(tmp_path / "nowhere")]) == 1
+
+
+def test_csv_extra_column_whose_type_changes_late(tmp_path):
+    # DuckDB detects types from a sample of rows; a text value far down must not break loading
+    n = 30_000
+    o = pd.DataFrame({"order_id": range(n), "customer_id": 1,
+                      "order_ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(range(n), "min"),
+                      "amount": 1000.0, "voucher": ["7"] * (n - 1) + ["WELCOME"]})
+    o.to_csv(tmp_path / "orders.csv", index=False, encoding="utf-8-sig")  # with a BOM
+    df = crmlab.load(tmp_path).orders.to_pandas()
+    assert len(df) == n and df["voucher"].iloc[-1] == "WELCOME"
+    assert df["order_id"].iloc[-1] == n - 1
+
+
+def test_campaigns_without_assignments_table(tmp_path, tiny):
+    data = crmlab.load(write_tables({k: tiny[k] for k in ("orders", "campaigns")}, tmp_path))
+    row = data.quality.set_index(["table", "check"]).loc[
+        ("campaigns", "campaign without assignments")]
+    assert row["rows"] == 0 and row["action"] == "not checked: no assignments table"
+
+
+def test_connection_with_qualified_names(tmp_path, tiny):
+    path = _duckdb_file({"orders": tiny["orders"]}, tmp_path / "q.duckdb")
+    con = ibis.duckdb.connect()
+    con.attach(str(path), name="crm", read_only=True)
+    data = crmlab.load(con, tables={"orders": "crm.main.orders"})
+    assert data.orders.count().to_pandas() == 8

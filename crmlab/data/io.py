@@ -244,14 +244,14 @@ def load(source, tz: str | None = None, observation_end=None,
     meta: dict = {}
     files: list[Path] = []
     raws: dict[str, Table] = {}
-    csv_tables: set[str] = set()
+    csv_tables: dict[str, Path] = {}
 
     if isinstance(source, ibis.BaseBackend):
         con, owned = source, False
         source_desc = f"ibis {source.name} connection"
         for name in TABLES:
             try:
-                raws[name] = con.table(mapping.get(name, name))
+                raws[name] = _backend_table(con, mapping.get(name, name))
             except Exception as exc:  # backends raise different "not found" errors
                 if name in mapping:
                     raise DataContractError(name, None, f"table {mapping[name]!r} named in "
@@ -277,7 +277,7 @@ def load(source, tz: str | None = None, observation_end=None,
                 files.append(found)
                 if found.name.endswith((".csv", ".csv.gz")):
                     raws[name] = _read_csv_raw(con, found, name)
-                    csv_tables.add(name)
+                    csv_tables[name] = found
                 else:
                     pattern = str(found / "**" / "*.parquet") if found.is_dir() else str(found)
                     raws[name] = con.read_parquet(pattern, table_name=f"_crmlab_raw_{name}")
@@ -328,16 +328,16 @@ def load(source, tz: str | None = None, observation_end=None,
     # per-table contract checks and conversion ------------------------------------------------
     typed: dict[str, Table] = {}
     for name in present:
-        typed[name] = _conform(raws[name], CONTRACT[name], csv=name in csv_tables)
+        if name in csv_tables:
+            typed[name] = _conform_csv(con, raws[name], csv_tables[name], name)
+        else:
+            typed[name] = _conform(raws[name], CONTRACT[name], csv=False)
     _check_cross_tables(typed)
 
     if owned:
         for name in present:
-            expr = typed[name]
-            if name in csv_tables:  # parse the CSV text once, keep the typed table in DuckDB
-                typed[name] = con.create_table(name, expr)
-            else:
-                typed[name] = con.create_view(name, expr)
+            if name not in csv_tables:  # views over the Parquet / DuckDB data: nothing copied
+                typed[name] = con.create_view(name, typed[name])
 
     # observation end -----------------------------------------------------------------------
     obs = observation_end if observation_end is not None else meta.get("observation_end")
@@ -359,6 +359,17 @@ def load(source, tz: str | None = None, observation_end=None,
         _params={"tables": mapping, "observation_end_arg": None if observation_end is None
                  else str(observation_end)},
     )
+
+
+def _backend_table(con, qualified: str) -> Table:
+    """``con.table`` for ``name``, ``database.name`` or ``catalog.database.name``."""
+    try:
+        return con.table(qualified)
+    except Exception:
+        if "." not in qualified:
+            raise
+        database, table = qualified.rsplit(".", 1)
+        return con.table(table, database=database)
 
 
 def _default_observation_end(typed: dict[str, Table]) -> pd.Timestamp:
@@ -389,16 +400,38 @@ def _find_table_file(directory: Path, stem: str, name: str, mapping: dict) -> Pa
     return found[0] if found else None
 
 
-def _read_csv_raw(con, path: Path, name: str) -> Table:
-    """Register a CSV with the contract columns as text (parsed strictly later)."""
+def _read_csv_raw(con, path: Path, name: str, all_text: bool = False) -> Table:
+    """Register a CSV with the contract columns as text (parsed strictly later).
+
+    Extra columns get DuckDB's detected types, or text with ``all_text``.
+    """
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8") as fh:
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
         header = next(csv.reader(fh), None)
     if not header:
         raise DataContractError(name, None, f"{path.name} is empty (no header line)", 0)
     contract_cols = set(CONTRACT[name].column_names)
-    types = {c: "string" for c in header if c in contract_cols}
-    return con.read_csv(str(path), table_name=f"_crmlab_raw_{name}", types=types, header=True)
+    types = {c: "string" for c in header if all_text or c in contract_cols}
+    suffix = "_text" if all_text else ""
+    return con.read_csv(str(path), table_name=f"_crmlab_raw_{name}{suffix}", types=types,
+                        header=True)
+
+
+def _conform_csv(con, raw: Table, path: Path, name: str) -> Table:
+    """Check a CSV table and parse it once into a DuckDB table named after the contract table.
+
+    DuckDB detects the types of extra columns from a sample of rows; when a later row does not
+    fit, the extra columns are read as text instead.
+    """
+    import duckdb
+
+    try:
+        return con.create_table(name, _conform(raw, CONTRACT[name], csv=True))
+    except duckdb.Error:
+        # ibis creates the table before filling it: remove the half-made one (our own DuckDB)
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        raw = _read_csv_raw(con, path, name, all_text=True)
+        return con.create_table(name, _conform(raw, CONTRACT[name], csv=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,6 +506,8 @@ def _conform(raw: Table, spec: TableSpec, csv: bool) -> Table:
         if col not in conv and _is_tz_aware(schema[col]):
             conv[col] = raw[col].cast(_TSTZ).cast(_TS)
 
+    # null / allowed-value counts of the converted columns ride along in the same scan
+    stats.update(_value_stats({**{c: raw[c] for c in cols}, **conv}, spec))
     res = raw.aggregate(**stats).to_pandas().iloc[0] if stats else {}
     for col, has_off, off in tz_cols:
         n_off, n_naive, n_zones = (int(res[f"{col}__off"]), int(res[f"{col}__naive"]),
@@ -501,7 +536,7 @@ def _conform(raw: Table, spec: TableSpec, csv: bool) -> Table:
         conv[col] = txt.cast("int64") if int(res[f"{col}__nonint"]) == 0 else txt
 
     typed = raw.mutate(**conv) if conv else raw
-    _check_values(typed, spec)
+    _check_values(typed, spec, res)
     return typed
 
 
@@ -580,19 +615,25 @@ def _convert(c: Column, s, t: dt.DataType, table: str, csv: bool):
     return s.cast("string"), None, ""
 
 
-def _check_values(t: Table, spec: TableSpec) -> None:
-    """Null keys / required values, unknown categorical values, duplicate keys."""
-    name = spec.name
+def _value_stats(columns: dict, spec: TableSpec) -> dict:
+    """Aggregates counting nulls in non-nullable columns and values outside the allowed set."""
     stats = {}
     for c in spec.columns:
-        if c.name not in t.columns:
+        if c.name not in columns:
             continue
+        col = columns[c.name]
         if not c.nullable:
-            stats[f"{c.name}__null"] = t[c.name].isnull().cast("int64").sum()
+            stats[f"{c.name}__null"] = col.isnull().cast("int64").sum()
         if c.allowed:
-            stats[f"{c.name}__bad"] = (t[c.name].notnull()
-                                       & ~t[c.name].isin(list(c.allowed))).cast("int64").sum()
-    res = t.aggregate(**stats).to_pandas().iloc[0]
+            stats[f"{c.name}__bad"] = (col.notnull()
+                                       & ~col.isin(list(c.allowed))).cast("int64").sum()
+    return stats
+
+
+def _check_values(t: Table, spec: TableSpec, res) -> None:
+    """Null keys / required values, unknown categorical values (counted in ``res``), duplicate
+    keys."""
+    name = spec.name
     for c in spec.columns:
         key = f"{c.name}__null"
         if key in res and int(res[key]):

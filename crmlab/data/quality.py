@@ -12,6 +12,7 @@ channel but ``kakao_alimtalk`` (informational messages). See ``docs/data-contrac
 from __future__ import annotations
 
 import ibis
+import ibis.selectors as s
 import pandas as pd
 from ibis import _
 from ibis.expr.types import Table
@@ -27,6 +28,33 @@ KEPT = "kept"
 
 def _count(cond) -> ibis.Value:
     return cond.fill_null(False).cast("int64").sum()
+
+
+class _Batch:
+    """Collects one-row aggregates and runs them as a single query (a UNION ALL of the
+    aggregates turned long), so that the ledger costs one round trip to the backend and each
+    table is scanned once."""
+
+    def __init__(self) -> None:
+        self.parts: list[Table] = []
+        self.n = 0
+
+    def agg(self, t: Table, **exprs) -> dict[str, str]:
+        keys, named = {}, {}
+        for name, e in exprs.items():
+            key = f"k{self.n}"
+            self.n += 1
+            keys[name] = key
+            named[key] = e.cast("int64")
+        self.parts.append(t.aggregate(**named))
+        return keys
+
+    def run(self) -> dict[str, int]:
+        if not self.parts:
+            return {}
+        longs = [p.pivot_longer(s.all(), names_to="key", values_to="n") for p in self.parts]
+        df = (longs[0] if len(longs) == 1 else ibis.union(*longs, distinct=False)).to_pandas()
+        return {k: (0 if pd.isna(v) else int(v)) for k, v in zip(df["key"], df["n"])}
 
 
 def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.DataFrame:
@@ -51,8 +79,10 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
     camps = tables.get("campaigns")
     asg = tables.get("assignments")
 
-    def add(table, check, n, action):
-        rows.append({"table": table, "check": check, "rows": int(n), "action": action})
+    batch = _Batch()
+
+    def add(table, check, n, action):  # n: a count, or a key of a pending batch aggregate
+        rows.append({"table": table, "check": check, "rows": n, "action": action})
 
     def skipped(table, check, why):
         add(table, check, 0, f"not checked: {why}")
@@ -64,16 +94,17 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         if cust is None:
             skipped(name, check, "no customers table")
             return
-        n = t.anti_join(cust, "customer_id").count().to_pandas()
+        orphans = t.anti_join(cust, "customer_id")
+        n = batch.agg(orphans, n=orphans.count())["n"]
         add(name, check, n, f"{KEPT}; flagged (no profile: left out of analyses that need "
                             "signup date or consents)")
 
     # customers -------------------------------------------------------------------------------
     if cust is not None:
-        r = cust.aggregate(
-            null_signup=_count(cust.signup_ts.isnull()),
+        r = batch.agg(
+            cust, null_signup=_count(cust.signup_ts.isnull()),
             late=_count(cust.signup_ts >= obs),
-        ).to_pandas().iloc[0]
+        )
         add("customers", "signup_ts missing", r["null_signup"],
             f"{KEPT}; signup-based analyses use the first order instead")
         add("customers", "signup_ts at or after observation_end", r["late"],
@@ -83,12 +114,12 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
     if orders is not None:
         refund = (orders.is_refund.fill_null(False) if "is_refund" in orders.columns
                   else ibis.literal(False))
-        r = orders.aggregate(
-            neg=_count((orders.amount < 0) & ~refund),
+        r = batch.agg(
+            orders, neg=_count((orders.amount < 0) & ~refund),
             zero=_count(orders.amount == 0),
             pos_refund=_count((orders.amount > 0) & refund),
             late=_count(orders.order_ts >= obs),
-        ).to_pandas().iloc[0]
+        )
         unknown_customers("orders", orders)
         add("orders", "negative amount not marked as refund", r["neg"],
             f"{KEPT}; counted as a refund (negative revenue)")
@@ -101,7 +132,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         if cust is not None:
             j = orders.select("customer_id", "order_ts").inner_join(
                 cust.select("customer_id", "signup_ts"), "customer_id")
-            n = j.aggregate(n=_count(j.order_ts < j.signup_ts)).to_pandas().iloc[0]["n"]
+            n = batch.agg(j, n=_count(j.order_ts < j.signup_ts))["n"]
             add("orders", "order before signup", n,
                 f"{KEPT}; time zero of such customers is their first order")
         else:
@@ -110,23 +141,26 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
     # events ----------------------------------------------------------------------------------
     if events is not None:
         unknown_customers("events", events)
-        n = events.aggregate(n=_count(events.event_ts >= obs)).to_pandas().iloc[0]["n"]
+        n = batch.agg(events, n=_count(events.event_ts >= obs))["n"]
         add("events", "event_ts at or after observation_end", n,
             f"{KEPT}; analyses read nothing at or after observation_end")
 
     # campaigns -------------------------------------------------------------------------------
     if camps is not None:
-        r = camps.aggregate(
-            order=_count(camps.end_ts < camps.start_ts),
+        r = batch.agg(
+            camps, order=_count(camps.end_ts < camps.start_ts),
             share=_count((camps.holdout_share <= 0) | (camps.holdout_share >= 1)),
-        ).to_pandas().iloc[0]
+        )
         add("campaigns", "end_ts before start_ts", r["order"],
             f"{KEPT}; all its assignments fall outside the campaign's dates")
         add("campaigns", "holdout_share outside (0, 1)", r["share"],
             f"{KEPT}; the sample-ratio check uses the observed arm sizes")
         if asg is not None:
-            n = camps.anti_join(asg, "campaign_id").count().to_pandas()
+            idle = camps.anti_join(asg, "campaign_id")
+            n = batch.agg(idle, n=idle.count())["n"]
             add("campaigns", "campaign without assignments", n, f"{KEPT}; nothing to evaluate")
+        else:
+            skipped("campaigns", "campaign without assignments", "no assignments table")
 
     # assignments -----------------------------------------------------------------------------
     if asg is not None:
@@ -143,7 +177,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         stats = dict(
             late=_count(a.assigned_ts >= obs),
             outside=_count((a.assigned_ts < a.start_ts) | (a.assigned_ts > a.end_ts)),
-            control_sent=_count(is_control & sent) if "sent_ts" in a.columns else ibis.literal(0),
+            control_sent=_count(is_control & sent),
         )
         if "sent_ts" in a.columns:
             stats["sent_before"] = _count(a.sent_ts < a.assigned_ts)
@@ -151,7 +185,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
             stats["open_before"] = _count(a.opened_ts < a.sent_ts)
         if "clicked_ts" in a.columns and "opened_ts" in a.columns:
             stats["click_before"] = _count(a.clicked_ts < a.opened_ts)
-        r = a.aggregate(**stats).to_pandas().iloc[0]
+        r = batch.agg(a, **stats)
         add("assignments", "assigned_ts at or after observation_end", r["late"],
             f"{KEPT}; analyses read nothing at or after observation_end")
         add("assignments", "assigned outside the campaign's dates", r["outside"],
@@ -179,21 +213,25 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
             skipped("assignments", night_check, "no customers table")
         else:
             consent_cols = sorted({c for c in CHANNEL_CONSENT.values() if c} | {"consent_night"})
-            s = a.mutate(__send_ts=send_ts).filter(sent).inner_join(
+            snd = a.mutate(__send_ts=send_ts).filter(sent).inner_join(
                 cust.select("customer_id", *consent_cols), "customer_id")
-            branches = [(s.channel == ch, s[col].fill_null(False))
+            branches = [(snd.channel == ch, snd[col].fill_null(False))
                         for ch, col in CHANNEL_CONSENT.items() if col]
-            needs = s.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
+            needs = snd.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
             has_consent = ibis.cases(*branches, else_=True)
-            hour = s.__send_ts.hour()
+            hour = snd.__send_ts.hour()
             night = (hour >= NIGHT_START) | (hour < NIGHT_END)
-            r = s.aggregate(
-                no_consent=_count(needs & ~has_consent),
-                night=_count(s.channel.isin(list(ADVERTISING_CHANNELS)) & night
-                             & ~s.consent_night.fill_null(False)),
-            ).to_pandas().iloc[0]
+            r = batch.agg(
+                snd, no_consent=_count(needs & ~has_consent),
+                night=_count(snd.channel.isin(list(ADVERTISING_CHANNELS)) & night
+                             & ~snd.consent_night.fill_null(False)),
+            )
             add("assignments", consent_check, r["no_consent"],
                 f"{KEPT}; flagged for compliance review")
             add("assignments", night_check, r["night"], f"{KEPT}; flagged for compliance review")
 
+    counts = batch.run()
+    for row in rows:
+        if isinstance(row["rows"], str):
+            row["rows"] = counts[row["rows"]]
     return pd.DataFrame(rows, columns=LEDGER_COLUMNS).astype({"rows": "int64"})
