@@ -112,7 +112,8 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
         raise DataContractError(table, arm, "only the control arm is present; nothing to "
                                 "compare", len(df))
     ci = uniques.index(control)
-    tis = np.array([i for i in range(k) if i != ci])
+    tis = np.array(sorted((i for i in range(k) if i != ci),
+                          key=lambda i: (str(type(uniques[i])), uniques[i])))
     notes, excluded = [], []
     no_arm = codes_all < 0
     if no_arm.any():

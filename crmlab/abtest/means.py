@@ -272,7 +272,7 @@ def means(df, arm: str, outcome: str, control, *, alpha: float = 0.05, test: str
                      f"({n_boot} resamples, seed {seed})")
         elif ci != "welch":
             cname = "exact (zero variance)"
-        method = f"{tname}; {cname}" + (" ; capped" if capinfo else "")
+        method = f"{tname}; {cname}" + ("; capped" if capinfo else "")
         methods.add(method)
         rel, rlo, rhi = (float(v) for v in delta_rel_interval(
             xt.mean(), vt / 1.0, len(xt), xc.mean(), vc, len(xc), alpha))
