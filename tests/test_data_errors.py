@@ -50,7 +50,8 @@ def test_error_message_format_and_pickle():
 
 # --- missing tables and columns -------------------------------------------------------------
 def test_missing_required_column(tmp_path):
-    err = _load_bad(tmp_path, lambda t: t["orders"].drop(columns="amount", inplace=True))
+    err = _load_bad(tmp_path, lambda t: t["orders"].drop(columns="amount", inplace=True),
+                    only=["orders"])
     _check(err, "orders", "amount", 8, "missing required column")
     assert "order_ts" in str(err)  # lists the columns found
 
@@ -99,7 +100,7 @@ def test_unparseable_timestamp(tmp_path):
     def bad(t):
         t["orders"]["order_ts"] = t["orders"]["order_ts"].astype(str)
         t["orders"].loc[[2, 5], "order_ts"] = ["2024-13-01 10:00:00", "yesterday"]
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders"])
     _check(err, "orders", "order_ts", 2, "unparseable timestamp",
            ["2024-13-01 10:00:00", "yesterday"])
 
@@ -108,7 +109,7 @@ def test_unparseable_number(tmp_path):
     def bad(t):
         t["orders"]["amount"] = t["orders"]["amount"].astype(str)
         t["orders"].loc[[0, 3, 4], "amount"] = ["12,000", "abc", "₩5000"]
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders"])
     _check(err, "orders", "amount", 3, "unparseable number", ["12,000", "abc", "₩5000"])
 
 
@@ -116,7 +117,7 @@ def test_unparseable_integer(tmp_path):
     def bad(t):
         t["orders"]["quantity"] = t["orders"]["quantity"].astype(str)
         t["orders"].loc[7, "quantity"] = "two"
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders"])
     _check(err, "orders", "quantity", 1, "unparseable integer", ["two"])
 
 
@@ -124,7 +125,7 @@ def test_unparseable_boolean(tmp_path):
     def bad(t):
         t["customers"]["consent_sms"] = t["customers"]["consent_sms"].astype(str)
         t["customers"].loc[[1, 4], "consent_sms"] = ["maybe", "2"]
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["customers", "orders"])
     _check(err, "customers", "consent_sms", 2, "unparseable boolean", ["maybe", "2"])
 
 
@@ -140,7 +141,7 @@ def test_unparseable_date(tmp_path):
     def bad(t):
         t["customers"]["birth_date"] = t["customers"]["birth_date"].astype(str)
         t["customers"].loc[0, "birth_date"] = "1990-02-30"
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["customers", "orders"])
     _check(err, "customers", "birth_date", 1, "unparseable date", ["1990-02-30"])
 
 
@@ -148,21 +149,21 @@ def test_non_integer_quantity_in_parquet(tmp_path):
     def bad(t):
         t["orders"]["quantity"] = t["orders"]["quantity"].astype(float)
         t["orders"].loc[1, "quantity"] = 1.5
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["orders"])
     _check(err, "orders", "quantity", 1, "not an integer", [1.5])
 
 
 def test_integer_boolean_out_of_range(tmp_path):
     def bad(t):
         t["customers"]["consent_email"] = [1, 0, 1, 2, 1, 0]
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["customers", "orders"])
     _check(err, "customers", "consent_email", 1, "not a boolean", [2])
 
 
 def test_wrong_type_for_timestamp(tmp_path):
     def bad(t):
         t["events"]["event_ts"] = np.arange(6, dtype="int64") + 1_700_000_000
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["orders", "events"])
     _check(err, "events", "event_ts", 6, "expected a timestamp, found int64", [1_700_000_000])
 
 
@@ -178,7 +179,7 @@ def test_mixed_offsets_and_naive(tmp_path):
     def bad(t):
         t["orders"]["order_ts"] = t["orders"]["order_ts"].dt.strftime("%Y-%m-%d %H:%M:%S")
         t["orders"].loc[[0, 1, 2], "order_ts"] += "+09:00"
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders"])
     _check(err, "orders", "order_ts", 3, "mixed time zones",
            ["2024-01-03 11:00:00+09:00", "2024-04-10 15:00:00"])
     assert "3 values carry a UTC offset and 5 do not" in str(err)
@@ -188,7 +189,7 @@ def test_mixed_offsets(tmp_path):
     def bad(t):
         s = t["events"]["event_ts"].dt.strftime("%Y-%m-%dT%H:%M:%S")
         t["events"]["event_ts"] = s + ["+09:00", "+09:00", "Z", "+0900", "+09", "-05:00"]
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders", "events"])
     _check(err, "events", "event_ts", 2, "mixed time zones: 3 different UTC offsets")
     assert "+0900" in str(err) and "-0500" in str(err) and "+0000" in str(err)
 
@@ -206,7 +207,7 @@ def test_same_offset_spelled_differently_is_one_zone(tmp_path):
 def test_null_key(tmp_path):
     def bad(t):
         t["orders"].loc[[3, 6], "order_id"] = None
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["orders"])
     _check(err, "orders", "order_id", 2, "null key")
     assert err.examples == [(3, "2024-02-02 10:00:00"), (5, "2024-03-02 12:00:00")]
     assert "examples show customer_id, order_ts" in str(err)
@@ -216,21 +217,21 @@ def test_null_customer_id_in_events_csv(tmp_path):
     def bad(t):
         t["events"]["customer_id"] = t["events"]["customer_id"].astype("Int64")
         t["events"].loc[4, "customer_id"] = pd.NA
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders", "events"])
     _check(err, "events", "customer_id", 1, "null value in a required column")
 
 
 def test_null_amount(tmp_path):
     def bad(t):
         t["orders"].loc[2, "amount"] = np.nan
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["orders"])
     _check(err, "orders", "amount", 1, "null value in a required column", [("O3", 2, "2024-01-06 13:00:00")])
 
 
 def test_duplicate_order_id(tmp_path):
     def bad(t):
         t["orders"].loc[[1, 2], "order_id"] = "O1"
-    err = _load_bad(tmp_path, bad)
+    err = _load_bad(tmp_path, bad, only=["orders"])
     _check(err, "orders", "order_id", 3, "duplicate key (1 value repeated)", ["O1"])
 
 
@@ -253,7 +254,7 @@ def test_duplicate_assignment(tmp_path):
 def test_duplicate_customer(tmp_path):
     def bad(t):
         t["customers"].loc[[4, 5], "customer_id"] = 4
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["customers", "orders"])
     _check(err, "customers", "customer_id", 3, "duplicate key", [4])
 
 
@@ -271,7 +272,7 @@ def test_unknown_channel(tmp_path):
 def test_unknown_event_type(tmp_path):
     def bad(t):
         t["events"].loc[[0, 3, 5], "event_type"] = ["page_view", "page_view", "purchase"]
-    err = _load_bad(tmp_path, bad, fmt="csv")
+    err = _load_bad(tmp_path, bad, fmt="csv", only=["orders", "events"])
     _check(err, "events", "event_type", 3, "unknown value", ["page_view", "purchase"])
     assert err.examples[0] == "page_view"  # most frequent first
 

@@ -226,3 +226,15 @@ def test_connection_with_qualified_names(tmp_path, tiny):
     con.attach(str(path), name="crm", read_only=True)
     data = crmlab.load(con, tables={"orders": "crm.main.orders"})
     assert data.orders.count().to_pandas() == 8
+
+
+def test_simulated_shop_loads_without_losing_rows(small_shop_dir, small_shop):
+    import pyarrow.parquet as pq
+
+    for name, t in small_shop.tables.items():
+        n_file = pq.ParquetFile(small_shop_dir / f"{name}.parquet").metadata.num_rows
+        assert t.count().to_pandas() == n_file, name
+    meta = json.loads((small_shop_dir / "meta.json").read_text())
+    assert small_shop.observation_end == pd.Timestamp(meta["observation_end"])
+    assert small_shop.currency == meta.get("currency")
+    assert set(small_shop.quality["table"]) == set(small_shop.tables)
