@@ -297,3 +297,20 @@ def test_hillstrom_no_sample_ratio_mismatch(hillstrom):
     # The challenge randomised one third to each arm (Hillstrom 2008): no SRM expected.
     r = abtest.srm(hillstrom.segment.value_counts(), [1, 1, 1])
     assert not r.flagged and r.p_value > 0.1
+
+
+def test_rmst_difference_matches_the_churn_module_implementation():
+    # crmlab.churn.rmst is an independent implementation of the Kaplan-Meier RMST with the
+    # Greenwood plug-in standard error of R's survRM2; with ties and censoring both agree.
+    churn = pytest.importorskip("crmlab.churn.km")
+    rng = np.random.default_rng(3)
+    n = 400
+    t = np.r_[rng.exponential(100, n), rng.exponential(140, n)]
+    c = rng.uniform(60, 250, 2 * n)
+    df = pd.DataFrame({"arm": np.repeat(["control", "t"], n),
+                       "duration": np.round(np.minimum(t, c)), "churned": (t <= c).astype(int)})
+    tau = float(df.groupby("arm").duration.max().min())
+    ref = churn.rmst(df, "arm", tau=tau).differences.iloc[0]
+    ours = abtest.survival(df, "arm", "duration", "churned", "control", tau=tau)
+    assert ours.abs_lift == pytest.approx(ref.abs_lift, rel=1e-10)
+    assert ours.ci == pytest.approx((ref.ci_low, ref.ci_high), rel=1e-10)
