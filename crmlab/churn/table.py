@@ -271,26 +271,43 @@ def survival_table(orders, observation_end, churn_after_days: float = 90,
     else:
         t0e = t0e.mutate(end_s=ibis.literal(end_s, "int64"))
 
-    # anchors: time zero and every purchase strictly after it (distinct instants)
-    p = purchases.select("customer_id", ts_s=_epoch(purchases.order_ts)).distinct()
-    later = p.join(t0e.select("customer_id", "t0_s", "end_s"), "customer_id")
-    later = later.filter((later.ts_s > later.t0_s) & (later.ts_s < later.end_s))
-    later = later.select("customer_id", "ts_s", "end_s")
-    zero = t0e.select("customer_id", ts_s=t0e.t0_s, end_s=t0e.end_s)
-    anchors = zero.union(later, distinct=False)
+    # anchors: time zero and every purchase strictly after it. Several orders at one instant
+    # need no de-duplication: all but the last of them see a next purchase 0 s later (no churn).
+    p = purchases.select("customer_id", ts_s=_epoch(purchases.order_ts))
+    if start == "first_purchase":
+        # time zero is itself the first purchase: the anchors are the purchases
+        anchors = p
+        if H is not None:
+            first = ibis.window(group_by=anchors.customer_id)
+            anchors = anchors.mutate(t0_s=anchors.ts_s.min().over(first))
+            anchors = anchors.mutate(end_s=ibis.least(ibis.literal(end_s, "int64"),
+                                                      anchors.t0_s + int(round(H * DAY))))
+            anchors = anchors.filter(anchors.ts_s < anchors.end_s)
+        else:
+            anchors = anchors.mutate(end_s=ibis.literal(end_s, "int64"))
+    else:
+        later = p.join(t0e.select("customer_id", "t0_s", "end_s"), "customer_id")
+        later = later.filter((later.ts_s > later.t0_s) & (later.ts_s < later.end_s))
+        later = later.select("customer_id", "ts_s", "end_s")
+        zero = t0e.select("customer_id", ts_s=t0e.t0_s, end_s=t0e.end_s)
+        anchors = zero.union(later, distinct=False)
     w = ibis.window(group_by=anchors.customer_id, order_by=anchors.ts_s)
     anchors = anchors.mutate(next_s=anchors.ts_s.lead().over(w))
     gap_ok = anchors.next_s.isnull() | (anchors.next_s > anchors.ts_s + Cs)
     churn_here = gap_ok & (anchors.ts_s + Cs <= anchors.end_s)
     per = anchors.group_by("customer_id").aggregate(
         churn_s=anchors.ts_s.min(where=churn_here),
-        n_anchors=anchors.ts_s.count(),
+        first_s=anchors.ts_s.min(),
+        end_s=anchors.end_s.max(),
     )
-    res = t0e.join(per, "customer_id")
-    cols = ["customer_id", "t0", "t0_s", "end_s", "churn_s"]
-    if "arm" in t0e.columns:
-        cols.append("arm")
-    df = res.select(*cols).to_pandas()
+    if start == "first_purchase":
+        df = per.to_pandas()
+        df["t0_s"] = df["first_s"]
+        df["t0"] = pd.to_datetime(df["t0_s"], unit="s")
+    else:
+        res = t0e.select("customer_id", *([c for c in ("t0", "t0_s", "arm") if c in t0e.columns]))
+        res = res.join(per.select("customer_id", "churn_s", "end_s"), "customer_id")
+        df = res.to_pandas()
 
     churned = df["churn_s"].notna()
     stop = np.where(churned, df["churn_s"].to_numpy(dtype="float64", na_value=np.nan),

@@ -93,7 +93,7 @@ def km_plot(km, at_risk: bool = True, at_risk_times=None, ci: bool = True,
         ax_tab.set_title("number at risk", fontsize=9, loc="left")
         for side in ("top", "right", "left"):
             ax_tab.spines[side].set_visible(False)
-        ax_tab.tick_params(axis="y", length=0)
+        ax_tab.tick_params(axis="y", length=0, pad=22)
     else:
         ax.set_xlabel("days since time zero")
     return fig
