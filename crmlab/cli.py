@@ -35,8 +35,31 @@ def _err(message: str) -> None:
 def _cmd_simulate(args) -> int:
     from crmlab.data.simulate import simulate
 
-    path = simulate(args.out, n_customers=args.customers, months=args.months, seed=args.seed)
-    print(f"simulated shop written to {path}")
+    import json
+
+    try:
+        path = simulate(args.out, n_customers=args.customers, months=args.months, seed=args.seed,
+                        start=args.start)
+    except ValueError as exc:
+        print(f"crmlab simulate: {exc}", file=sys.stderr)
+        return 2
+    meta = json.loads((path / "meta.json").read_text())
+    print(f"simulated shop written to {path}: "
+          + ", ".join(f"{k} {v:,}" for k, v in meta["rows"].items())
+          + f"; observed {meta['start'][:10]} .. {meta['observation_end'][:10]} (exclusive)")
+    truth = json.loads((path / "ground_truth.json").read_text())
+    print("true effects (ground_truth.json): campaign / arm: 7-day conversion lift, "
+          "180-day revenue lift per customer, churn hazard ratio")
+
+    def fmt(value, spec: str, unit: str = "") -> str:
+        return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+    for cid, gt in truth.items():
+        for arm, e in gt["arms"].items():
+            print(f"  {cid} / {arm} (n={gt['n_assigned']}): "
+                  f"{fmt(e['conversion_lift'], '+.2%')}, "
+                  f"{fmt(e['revenue_lift_180d'], '+,.0f', ' ' + meta['currency'])}, "
+                  f"HR {fmt(e['churn_hazard_ratio'], '.3f')}")
     return 0
 
 
@@ -178,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=50_000, help="number of customers (default 50000)")
     p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--start", default="2024-01-01",
+                   help="first day, local time (default 2024-01-01)")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=_cmd_simulate)
 

@@ -391,3 +391,52 @@ def test_demo_data_default_location(tmp_path, monkeypatch):
     other.mkdir()
     (other / "pyproject.toml").write_text('[project]\nname = "something"\n')
     assert _repo_root(other) is None
+
+
+def test_demo_data_survives_a_race(tmp_path, monkeypatch):
+    """Another process finishing first: the rename fails, the finished shop is used."""
+    import os
+
+    import crmlab.datasets as ds
+
+    theirs = simulate(tmp_path / "theirs", n_customers=200, months=12, seed=0)
+    target = tmp_path / "shop"
+    real_rename = os.rename
+
+    def rename(src, dst):
+        real_rename(theirs, dst)           # the other process got there first
+        raise OSError("Directory not empty")
+
+    monkeypatch.setattr(ds.os, "rename", rename)
+    monkeypatch.setattr(ds, "_complete", lambda d, n, seed: (Path(d) / "meta.json").exists()
+                        and json.loads((Path(d) / "meta.json").read_text())["n_customers"] == n)
+    assert ds.demo_data_dir(n_customers=200, path=target) == target
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_tiny_shop_is_still_valid(tmp_path):
+    """Few customers: campaigns may be nearly empty, but every campaign with assignments keeps a
+    holdout, the JSON is strict, and the loader accepts the data."""
+    import crmlab
+
+    d = simulate(tmp_path, n_customers=150, months=12, seed=1)
+    truth = json.loads((d / "ground_truth.json").read_text(),
+                       parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    a = pd.read_parquet(d / "assignments.parquet")
+    assert a.groupby("campaign_id").arm.apply(lambda s: (s == "control").any()).all()
+    for cid, gt in truth.items():
+        if gt["n_assigned"] == 0:
+            assert gt["conversion_lift"] is None
+    crmlab.load(d)
+
+
+def test_cli_simulate(tmp_path, capsys):
+    from crmlab.cli import main
+
+    assert main(["simulate", "--customers", "300", "--months", "12", "--seed", "2",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "customers 300" in out and "winback_lms / coupon" in out
+    assert main(["simulate", "--customers", "300", "--months", "6", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "months must be at least 12" in capsys.readouterr().err

@@ -186,6 +186,10 @@ def cox_hazard_ratio(dur_treat: np.ndarray, ev_treat: np.ndarray, dur_ctrl: np.n
         "event": ev.astype(int),
         "treated": np.r_[np.ones(len(dur_treat)), np.zeros(len(dur_ctrl))],
     })
-    cph = CoxPHFitter()
-    cph.fit(df, duration_col="duration", event_col="event")
+    from lifelines.exceptions import ConvergenceError
+
+    try:
+        cph = CoxPHFitter().fit(df, duration_col="duration", event_col="event")
+    except ConvergenceError:          # e.g. all churn in one world only (tiny campaigns)
+        return float("nan")
     return float(np.exp(cph.params_["treated"]))

@@ -134,7 +134,7 @@ def write_shop(shop: SimulatedShop, out_dir) -> None:
         os.replace(tmp, out / f"{name}.parquet")
     for name, obj in (("meta.json", shop.meta), ("ground_truth.json", shop.ground_truth)):
         tmp = out / f".{name}.tmp"
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
         os.replace(tmp, out / name)
 
 
@@ -567,7 +567,12 @@ class _Shop:
             arm_names = ["control"] + list(c["arms"])
             h = c["holdout_share"]
             probs = np.r_[h, np.full(len(c["arms"]), (1 - h) / len(c["arms"]))]
-            arm_i = np.searchsorted(np.cumsum(probs)[:-1], self.cu[j]["arm"][idx], side="right")
+            u_arm = self.cu[j]["arm"][idx]
+            arm_i = np.searchsorted(np.cumsum(probs)[:-1], u_arm, side="right")
+            if len(idx) and not (arm_i == 0).any():
+                # a tiny campaign without a holdout could not be evaluated: the customer with the
+                # smallest assignment draw joins the control arm
+                arm_i[np.argmin(u_arm)] = 0
             f = self._funnel(j, c, idx, at)
             rec = {"j": j, "idx": idx, "at": at, "arm_i": arm_i, "arm_names": arm_names, "f": f}
             self.records.append(rec)
@@ -781,6 +786,17 @@ class _Shop:
             c = self.campaigns[rec["j"]]
             idx, at = rec["idx"], rec["at"]
             m = len(idx)
+            if m == 0:
+                truth[c["campaign_id"]] = {
+                    "scenario": c["scenario"], "channel": c["channel"], "effect": c["effect"],
+                    "arms": {a: {"conversion_lift": None, "churn_hazard_ratio": None,
+                                 "revenue_lift_180d": None, "n_assigned": 0} for a in c["arms"]},
+                    "conversion_lift": None, "churn_hazard_ratio": None,
+                    "revenue_lift_180d": None, "n_assigned": 0,
+                    "n_by_arm": {a: 0 for a in rec["arm_names"]},
+                    "population": "no customer was eligible", "params": self._params(c),
+                }
+                continue
             worlds = {}
             for w_no, w in enumerate(rec["arm_names"]):
                 tt, tk, th, ti = (self.tr_t[idx].copy(), self.tr_k[idx].copy(),
@@ -823,14 +839,19 @@ class _Shop:
                 "revenue_lift_180d": first["revenue_lift_180d"],
                 "n_assigned": int(m), "n_by_arm": counts,
                 "population": "every assigned customer (all arms), each simulated in every world",
-                "params": {
-                    "holdout_share": c["holdout_share"], "trigger": c["trigger"],
-                    "arms": {a: dict(v) for a, v in c["arms"].items()},
-                    "channel_funnel": {k: v for k, v in P.CHANNELS[c["channel"]].items()},
-                    "unsubscribe_effect": dict(P.UNSUBSCRIBE_EFFECT),
-                },
+                "params": self._params(c),
             }
-        return truth, pd.concat(po_frames, ignore_index=True)
+        po = pd.concat(po_frames, ignore_index=True) if po_frames else pd.DataFrame()
+        return _finite(truth), po
+
+    @staticmethod
+    def _params(c: dict) -> dict:
+        return {
+            "holdout_share": c["holdout_share"], "trigger": c["trigger"],
+            "arms": {a: dict(v) for a, v in c["arms"].items()},
+            "channel_funnel": {k: v for k, v in P.CHANNELS[c["channel"]].items()},
+            "unsubscribe_effect": dict(P.UNSUBSCRIBE_EFFECT),
+        }
 
     def _outcomes(self, tr: dict, at: np.ndarray) -> dict:
         od = self.orders_of(tr)
@@ -886,6 +907,16 @@ class _Shop:
 
 _EVENT_TYPES = ("visit", "product_view", "cart_add", "wishlist", "review", "support_contact")
 _ETYPE = {t: i for i, t in enumerate(_EVENT_TYPES)}
+
+
+def _finite(obj):
+    """Replace NaN/inf (an effect that cannot be computed, e.g. no churn at all) by None, so
+    that the JSON is strict."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def _event_parts(custs, secs, types, cats) -> dict:
