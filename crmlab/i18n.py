@@ -77,6 +77,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason.roi_neg": {
         "en": "{arm}: the campaign does not pay: return on its cost of {cost} is {roi} ({ci}).",
         "ko": "{arm}: 비용 {cost} 대비 투자수익률이 {roi}로({ci}) 수익이 나지 않습니다."},
+    "reason.free_pos": {
+        "en": "{arm}: the campaign cost nothing to send and added {margin} of margin.",
+        "ko": "{arm}: 발송 비용이 없고 마진이 {margin} 늘었습니다."},
+    "reason.free_neg": {
+        "en": "{arm}: the campaign cost nothing to send but added no margin ({margin}).",
+        "ko": "{arm}: 발송 비용은 없지만 마진이 늘지 않았습니다({margin})."},
     "reason.guard_breach": {
         "en": "{arm}: {metric} rose by {lift} ({ci}), above the allowed increase of {thr}.",
         "ko": "{arm}: {metric}이(가) {lift} 올라({ci}) 허용 증가폭 {thr}을(를) 넘었습니다."},
@@ -192,6 +198,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "report.quality_intro": {
         "en": "Rows the data checks flagged (nothing is dropped silently):",
         "ko": "데이터 점검에서 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
+    "report.notes_intro": {"en": "Notes from the statistics (methods chosen, small groups):",
+                           "ko": "통계 계산 참고 사항(선택된 방법, 작은 그룹):"},
     "report.quality_clean": {"en": "The data checks flagged nothing.",
                              "ko": "데이터 점검에서 문제가 없었습니다."},
     "report.footer": {

@@ -247,3 +247,15 @@ def test_json_safe_replaces_nan_and_numpy():
                       "d": pd.Timestamp("2024-01-02"), "e": np.bool_(True)})
     assert out == {"a": None, "b": 3, "c": [None, 1.5], "d": "2024-01-02T00:00:00", "e": True}
     assert all(not (isinstance(v, float) and math.isnan(v)) for v in out.values())
+
+
+def test_rule_free_campaign_pays_when_it_adds_margin():
+    s = _Spec.of(spec())
+    primary, lt, gr, ec = _frames()
+    ec = ec.assign(total_cost=0.0, roi=float("nan"), roi_ci_low=float("nan"),
+                   roi_ci_high=float("nan"), incremental_margin=1500.0)
+    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    assert v.decision == "ship" and any("cost nothing" in r for r in v.reasons)
+    ec = ec.assign(incremental_margin=-10.0)
+    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    assert v.decision == "iterate"

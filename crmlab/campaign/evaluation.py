@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -439,6 +440,20 @@ def evaluate(data, spec, *, lang: str | None = None, n_boot: int = N_BOOT) -> Ca
     >>> ev = evaluate(crmlab.load("data/demo"), load_spec("experiments/winback.yaml"))  # doctest: +SKIP
     >>> ev.verdict.decision, ev.primary[["arm", "abs_lift", "ci_low", "ci_high"]]       # doctest: +SKIP
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ev = _evaluate(data, spec, lang=lang, n_boot=n_boot)
+    seen = set()
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if issubclass(w.category, (DeprecationWarning, FutureWarning)) or text in seen:
+            continue
+        seen.add(text)
+        ev.notes.append(text)
+    return ev
+
+
+def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluation:
     s = _Spec.of(spec)
     lang = lang or s.report_lang
     info = campaign_info(data, s.campaign_id)
@@ -779,12 +794,17 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
         rs.append(i18n.t(key, lang, arm=a, days=f"{s.horizon_days:g}", lift=money(l_["ltv_lift"]),
                          ci=lci, min=i18n.money(rule["min_ltv_lift"], currency)))
         e = ec.loc[a]
-        roi_ok = bool(np.isfinite(e["roi"]) and e["roi"] > 0)
-        rci = _ci_text(e["roi_ci_low"], e["roi_ci_high"], lambda v: i18n.pct(v, 0, True),
-                       level, lang)
-        rs.append(i18n.t("reason.roi_pos" if roi_ok else "reason.roi_neg", lang, arm=a,
-                         roi=i18n.pct(e["roi"], 0, True),
-                         cost=i18n.money(e["total_cost"], currency), ci=rci))
+        if e["total_cost"] > 0:
+            roi_ok = bool(np.isfinite(e["roi"]) and e["roi"] > 0)
+            rci = _ci_text(e["roi_ci_low"], e["roi_ci_high"], lambda v: i18n.pct(v, 0, True),
+                           level, lang)
+            rs.append(i18n.t("reason.roi_pos" if roi_ok else "reason.roi_neg", lang, arm=a,
+                             roi=i18n.pct(e["roi"], 0, True),
+                             cost=i18n.money(e["total_cost"], currency), ci=rci))
+        else:  # a free campaign (e.g. app push without coupon): it pays when it adds margin
+            roi_ok = bool(np.isfinite(e["incremental_margin"]) and e["incremental_margin"] > 0)
+            rs.append(i18n.t("reason.free_pos" if roi_ok else "reason.free_neg", lang, arm=a,
+                             margin=i18n.money(e["incremental_margin"], currency, True)))
         g = guardrails[guardrails["arm"] == a]
         breaches = g[g["breached"]]
         for _, b in breaches.iterrows():

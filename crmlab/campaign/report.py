@@ -329,7 +329,11 @@ def data_quality(ev: CampaignEvaluation) -> str:
     flagged = q[q["rows"].fillna(0) > 0] if len(q) else q
     intro = (i18n.t("report.quality_intro", lang) if len(flagged) or len(ev.exclusions)
              else i18n.t("report.quality_clean", lang))
-    return f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
+    out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
+    if ev.notes:
+        out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
+                + "\n".join(f"- {n}" for n in ev.notes))
+    return out
 
 
 def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
