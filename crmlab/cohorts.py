@@ -119,6 +119,7 @@ class _Orders:
     n_rows: int
     excluded: pd.DataFrame
     non_purchase_rows: int = 0  # refunds and zero amounts before observation_end
+    min_ts: pd.Timestamp | None = None  # earliest kept timestamp (a lower bound of purchases)
 
 
 def _excluded_frame(rows: Iterable[tuple[str, str, int]]) -> pd.DataFrame:
@@ -143,7 +144,7 @@ def _prepare_orders(data: Any, observation_end=None, table: str = "orders") -> _
     is_purchase = (t.amount > 0) & ~t.refund
     aggs = dict(n=t.count(), null_key=bad_key.cast("int64").sum(),
                 null_amount=(~bad_key & t.amount.isnull()).cast("int64").sum(),
-                max_ts=t.ts.max())
+                max_ts=t.ts.max(), min_ts=t.ts.min())
     if end is not None:  # one pass over the log for every count
         end_lit = ibis.literal(end.to_pydatetime(), type="timestamp")
         aggs["after"] = (ok & (t.ts >= end_lit)).cast("int64").sum()
@@ -172,7 +173,8 @@ def _prepare_orders(data: Any, observation_end=None, table: str = "orders") -> _
                                                                       "amount")
     return _Orders(purchases=purchases, revenue=kept.select("customer_id", "ts", "amount"),
                    observation_end=end, n_rows=n, excluded=excluded,
-                   non_purchase_rows=int(stats["non_purchase"] or 0))
+                   non_purchase_rows=int(stats["non_purchase"] or 0),
+                   min_ts=None if pd.isna(stats["min_ts"]) else pd.Timestamp(stats["min_ts"]))
 
 
 def _period_index(ts, period: str):
@@ -400,6 +402,36 @@ def acquisition_cohorts(orders: Any, period: str = "M", observation_end=None) ->
     })
 
 
+_MASK_BITS = 62  # periods that fit in one signed 64-bit activity mask
+
+
+def _on_cells_by_mask(p: Table, pidx, base: int, top: int) -> pd.DataFrame:
+    """Active customers per (cohort, k) from one per-customer aggregation.
+
+    Each customer's active periods become one 64-bit mask (bit j = period ``base + j``) with a
+    single hash aggregation by customer (``bit_or``), instead of a distinct (customer, period)
+    pass plus a window; customers are then grouped by (cohort, mask) in the engine and the
+    small result is expanded to cells with numpy. Used when the observed span is ≤ 62 periods.
+    """
+    q = p.select(customer_id=p.customer_id, j=pidx - base)
+    per = q.group_by("customer_id").aggregate(
+        cohort=q.j.min(), mask=(ibis.literal(1, type="int64") << q.j).bit_or())
+    g = per.group_by(["cohort", "mask"]).aggregate(n=per.count()).to_pandas()
+    cohort = g["cohort"].to_numpy(dtype="int64")
+    mask = g["mask"].to_numpy(dtype="int64").astype("uint64")
+    n = g["n"].to_numpy(dtype="int64")
+    parts = []
+    for j in range(top - base + 1):
+        on = ((mask >> np.uint64(j)) & np.uint64(1)).astype(bool)
+        if on.any():
+            parts.append(pd.DataFrame({"cohort": cohort[on] + base, "k": j - cohort[on],
+                                       "customers": n[on]}))
+    if not parts:
+        return pd.DataFrame({"cohort": [], "k": [], "customers": []}, dtype="int64")
+    cells = pd.concat(parts, ignore_index=True)
+    return cells.groupby(["cohort", "k"], as_index=False)["customers"].sum()
+
+
 def retention_matrix(orders: Any, period: str = "M", kind: str = "on", *,
                      observation_end=None, max_periods: int | None = None,
                      complete_periods_only: bool = True) -> RetentionMatrix:
@@ -460,7 +492,13 @@ def retention_matrix(orders: Any, period: str = "M", kind: str = "on", *,
 
     p = o.purchases
     pidx = _period_index(p.ts, period)
-    if kind == "on":
+    base = None if o.min_ts is None else _period_index_py(o.min_ts, period)
+    top = _period_index_py(o.observation_end - pd.Timedelta(microseconds=1), period)
+    if kind == "on" and base is not None and top - base < _MASK_BITS:
+        cells = _on_cells_by_mask(p, pidx, base, top)
+        sizes = cells.loc[cells["k"] == 0, ["cohort", "customers"]].rename(
+            columns={"customers": "cohort_size"})
+    elif kind == "on":
         # distinct (customer, period) pairs; the cohort is the customer's smallest period
         cp = p.select(customer_id=p.customer_id, pidx=pidx).distinct()
         cp = cp.mutate(cohort=cp.pidx.min().over(group_by=cp.customer_id))

@@ -309,3 +309,17 @@ def test_cohort_figures_leave_censored_cells_blank():
     rr = C.repurchase_rate(REP_ORDERS, (14, 30), observation_end="2024-04-10")
     assert P.return_rates(rr).axes[0].get_ylabel() == "repurchase rate"
     plt.close("all")
+
+
+def test_mask_and_window_paths_agree(monkeypatch):
+    """The one-aggregation bit-mask path (spans ≤ 62 periods) equals the general path."""
+    o = load_cdnow(sample=True)
+    fast = C.retention_matrix(o, "M", observation_end="1998-07-01")
+    short = RET_ORDERS
+    fast_w = C.retention_matrix(short, "W", observation_end=END)
+    monkeypatch.setattr(C, "_MASK_BITS", 0)
+    slow = C.retention_matrix(o, "M", observation_end="1998-07-01")
+    slow_w = C.retention_matrix(short, "W", observation_end=END)
+    pd.testing.assert_frame_equal(fast.table, slow.table)
+    pd.testing.assert_frame_equal(fast_w.table, slow_w.table)
+    assert fast.n_customers == o.loc[o.amount > 0, "customer_id"].nunique() == 2349
