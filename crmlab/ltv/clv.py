@@ -88,7 +88,8 @@ class HoldoutCheck:
     per customer), ``rmse``, ``model``.
     """
 
-    def __init__(self, table, total_actual, total_predicted, mae, rmse, model, duration):
+    def __init__(self, table, total_actual, total_predicted, mae, rmse, model, duration,
+                 unit: str = "time units"):
         self.table = table
         self.total_actual = total_actual
         self.total_predicted = total_predicted
@@ -96,6 +97,7 @@ class HoldoutCheck:
         self.rmse = rmse
         self.model = model
         self.duration = duration
+        self.unit = unit
 
     @property
     def relative_error(self) -> float:
@@ -105,7 +107,7 @@ class HoldoutCheck:
     @property
     def reading(self) -> str:
         return (f"{self.model} predicted {self.total_predicted:,.0f} repeat purchases in the "
-                f"{self.duration:g}-unit holdout period against {self.total_actual:,.0f} observed "
+                f"{self.duration:g}-{self.unit} holdout period against {self.total_actual:,.0f} observed "
                 f"({self.relative_error:+.1%}); per customer the mean absolute error is "
                 f"{self.mae:.3f} purchases.")
 
@@ -156,6 +158,10 @@ def holdout_check(model, summary: pd.DataFrame, max_frequency: int = 7) -> Holdo
     table["error"] = table["predicted"] - table["actual"]
     table = table[["frequency_cal", "n", "actual", "predicted", "error"]]
     err = pred - actual
+    unit_days = _unit_days(summary, getattr(model, "unit_days_", 0.0))
+    unit = {1.0: "day", 7.0: "week", DAYS_PER_MONTH: "month"}.get(
+        unit_days, f"({unit_days:g}-day) unit" if unit_days else "unit")
     return HoldoutCheck(table, float(actual.sum()), float(pred.sum()),
                         float(np.mean(np.abs(err))), float(np.sqrt(np.mean(err ** 2))),
-                        getattr(model, "_model_name", type(model).__name__), float(dur.max()))
+                        getattr(model, "_model_name", type(model).__name__), float(dur.max()),
+                        unit)

@@ -19,6 +19,17 @@ def _rule(zmax: float):
     return _RULES[64]
 
 
+_K_SWITCH = 60.0
+_Z_SWITCH = 0.9
+
+
+def _logs(alpha, beta, m, tau, log_mt):
+    """log(α+τ) and log(β+τ), the larger of the two being log(m+τ) itself."""
+    if alpha >= beta:
+        return log_mt, np.log(np.maximum(tau + beta, 1e-300))
+    return np.log(np.maximum(tau + alpha, 1e-300)), log_mt
+
+
 def pareto_nbd_loglik_exact(params, frequency, recency, T) -> np.ndarray:
     """Per-customer Pareto/NBD log-likelihood from the Gauss hypergeometric closed form.
 
@@ -92,29 +103,49 @@ class ParetoNBDFitter(BaseFitter):
     @staticmethod
     def _integral_nodes(p, data):
         """Quadrature of ∫_{t_x}^{T} (α+τ)^-(r+x) (β+τ)^-(s+1) dτ: log(α+τ_j), log(β+τ_j) and
-        the log-weights (whose log-sum-exp is the log of the integral)."""
+        the log-weights (whose log-sum-exp is the log of the integral).
+
+        With m = max(α, β) and k = r+s+x the integrand is ``u^(k-1) × smooth`` in
+        ``u = (m+t_x)/(m+τ)``: Gauss-Legendre in u is near exact for moderate k (the smooth
+        factor has its pole at u = 1/z, z = |α−β|/(m+t_x)); for large k (heavy buyers) or z
+        near 1 the variable ``w = 1 - u^k`` is used instead.
+        """
         r, alpha, s, beta = p
-        x, tx, t = data
+        x, tx, t = data[:3]
         k = r + s + x
         m = max(alpha, beta)
         m0 = m + tx
-        nodes, log_weights = _rule(abs(alpha - beta) / (m + float(np.min(tx))))
-        big_y = np.log((m + t) / m0)                           # y = log((m+τ)/(m+t_x))
-        wmax = -np.expm1(-k * big_y)                            # w = 1 - exp(-k y)
-        w = 0.5 * wmax[:, None] * (nodes[None, :] + 1.0)       # (n, J)
-        log_m = np.log(m0)[:, None] - np.log1p(-w) / k[:, None]   # log(m+τ_j)
-        tau = np.exp(log_m) - m
-        if alpha >= beta:
-            la = log_m
-            lb = np.log(np.maximum(tau + beta, 1e-300))
-            log_h = (s + 1) * (la - lb)
-        else:
-            lb = log_m
-            la = np.log(np.maximum(tau + alpha, 1e-300))
-            log_h = (r + x)[:, None] * (lb - la)
-        with np.errstate(divide="ignore"):
-            log_w = log_h + (np.log(0.5 * wmax) - k * np.log(m0) - np.log(k))[:, None] \
-                + log_weights[None, :]
+        nodes, log_weights = _rule(0.0)
+        # u for moderate k and hypergeometric argument z = |α-β|/(m+t_x) away from 1
+        big = (k > _K_SWITCH) | (abs(alpha - beta) / m0 > _Z_SWITCH)
+        la = np.empty((len(x), len(nodes)))
+        lb = np.empty_like(la)
+        log_w = np.empty_like(la)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # u-variable: τ = m0/u - m, dτ = m0 u^-2 du, u in [m0/(m+T), 1]
+            sm = ~big
+            u0 = m0[sm] / (m + t[sm])
+            half = 0.5 * (1.0 - u0)
+            u = u0[:, None] + half[:, None] * (nodes[None, :] + 1.0)
+            log_mt = np.log(m0[sm])[:, None] - np.log(u)               # log(m+τ)
+            tau = np.exp(log_mt) - m
+            la_s, lb_s = _logs(alpha, beta, m, tau, log_mt)
+            la[sm], lb[sm] = la_s, lb_s
+            log_w[sm] = (np.log(half)[:, None] + log_weights[None, :] + np.log(m0[sm])[:, None]
+                         - 2 * np.log(u) - (r + x[sm])[:, None] * la_s - (s + 1) * lb_s)
+            if big.any():
+                # w-variable: w = 1 - u^k in [0, 1 - u0^k]
+                kb, m0b = k[big], m0[big]
+                wmax = -np.expm1(-kb * np.log((m + t[big]) / m0b))
+                w = 0.5 * wmax[:, None] * (nodes[None, :] + 1.0)
+                log_mt = np.log(m0b)[:, None] - np.log1p(-w) / kb[:, None]
+                tau = np.exp(log_mt) - m
+                la_b, lb_b = _logs(alpha, beta, m, tau, log_mt)
+                la[big], lb[big] = la_b, lb_b
+                # dτ = (m+τ)^(k+1) / (k m0^k) dw
+                log_w[big] = (np.log(0.5 * wmax)[:, None] + log_weights[None, :]
+                              + (kb[:, None] + 1) * log_mt - (kb * np.log(m0b) + np.log(kb))[:, None]
+                              - (r + x[big])[:, None] * la_b - (s + 1) * lb_b)
         return la, lb, log_w
 
     @classmethod

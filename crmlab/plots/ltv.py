@@ -29,7 +29,7 @@ def plot_holdout_check(check, ax=None):
     ax.plot(t["frequency_cal"], t["predicted"], marker="s", linestyle="--",
             label=f"predicted ({check.model})")
     ax.set_xlabel("repeat purchases in the calibration period")
-    ax.set_ylabel(f"mean purchases in the holdout ({check.duration:g} units)")
+    ax.set_ylabel(f"mean purchases in the {check.duration:g}-{check.unit} holdout")
     ax.set_title(f"Holdout check: {check.relative_error:+.1%} total error")
     ax.legend()
     return ax
