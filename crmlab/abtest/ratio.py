@@ -26,7 +26,7 @@ def ratio_stats(num, den):
     Examples
     --------
     >>> r, v = ratio_stats([10.0, 0.0, 30.0], [1.0, 0.0, 2.0])
-    >>> round(r, 3)
+    >>> round(float(r), 3)
     13.333
     """
     num = np.asarray(num, dtype=float)
