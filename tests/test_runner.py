@@ -231,9 +231,10 @@ def test_index_lists_every_campaign_with_status(batch):
         assert cid in html
     assert 'href="good_a/report.html"' in html
     assert "윈백 쿠폰 A" in html                                       # title from the spec
-    assert "+2.00 pp [+0.50, +3.50]" in html                           # primary lift with CI
-    assert "+₩1,235 [−₩200, +₩2,600]" in html                          # KRW, half-up
-    assert "+35% [−10%, +80%]" in html                                 # ROI
+    assert "<div>+2.00 pp</div><div class=\"ci\">[+0.50, +3.50]</div>" in html  # primary, CI
+    assert "<div>+₩1,235</div><div class=\"ci\">[−₩200, +₩2,600]</div>" in html  # KRW half-up
+    assert "<div>+35%</div><div class=\"ci\">[−10%, +80%]</div>" in html        # ROI
+    assert "2024-03-01<div>– 2024-03-08</div>" in html                          # dates
     assert "kakao_alimtalk" in html
     assert html.count('class="badge failed"') == 2
     assert "only three months of follow-up so far" in html             # exploratory reason
