@@ -440,3 +440,48 @@ def test_cli_simulate(tmp_path, capsys):
     assert main(["simulate", "--customers", "300", "--months", "6", "--out",
                  str(tmp_path / "x")]) == 2
     assert "months must be at least 12" in capsys.readouterr().err
+
+
+def test_campaign_triggers_are_visible_in_the_data(files):
+    """An analyst can rebuild every campaign's eligibility from the written tables."""
+    a, o, e = files["assignments"], files["orders"], files["events"]
+    cu = files["customers"].set_index("customer_id")
+    pos = o[~o.is_refund]
+    H = pd.Timedelta(hours=1)
+
+    def last_before(g):
+        m = g.merge(pos[["customer_id", "order_ts"]], on="customer_id", how="left")
+        m = m[m.order_ts < m.assigned_ts]
+        return m.groupby("customer_id").order_ts.max().reindex(g.customer_id)
+
+    # cart reminder: a cart add 3 hours before, and no purchase since
+    g = a[a.campaign_id == "cart_reminder"][["customer_id", "assigned_ts"]]
+    carts = e[e.event_type == "cart_add"][["customer_id", "event_ts"]]
+    m = g.merge(carts, on="customer_id")
+    hit = m[m.event_ts == m.assigned_ts - 3 * H]
+    assert set(hit.customer_id) == set(g.customer_id)
+    lb = last_before(g)
+    assert ((lb.isna()) | (lb.to_numpy() < g.assigned_ts.to_numpy() - 3 * H)).all()
+    # welcome coupon: no purchase before, assigned 7 days after sign-up
+    g = a[a.campaign_id == "welcome_coupon"][["customer_id", "assigned_ts"]]
+    assert last_before(g).isna().all()
+    days = (g.assigned_ts.dt.normalize() - cu.loc[g.customer_id, "signup_ts"].dt.normalize()
+            .to_numpy()).dt.days
+    assert (days == 7).all()
+    # win-back: a buyer whose last purchase is at least 90 days old
+    g = a[a.campaign_id == "winback_lms"][["customer_id", "assigned_ts"]]
+    lb = last_before(g)
+    assert lb.notna().all() and (lb.to_numpy() < g.assigned_ts.to_numpy()
+                                 - pd.Timedelta(days=90)).all()
+    # review request: a purchase three days before the request's day
+    g = a[a.campaign_id == "review_request"][["customer_id", "assigned_ts"]]
+    m = g.merge(pos[["customer_id", "order_ts"]], on="customer_id")
+    ok = m[(m.assigned_ts.dt.normalize() - m.order_ts.dt.normalize()).dt.days == 3]
+    assert set(ok.customer_id) == set(g.customer_id)
+    # birthday coupon: on the birthday
+    g = a[a.campaign_id == "birthday_coupon"]
+    bd = pd.to_datetime(cu.loc[g.customer_id, "birth_date"])
+    same = (bd.dt.month.to_numpy() == g.assigned_ts.dt.month.to_numpy()) & (
+        (bd.dt.day.to_numpy() == g.assigned_ts.dt.day.to_numpy())
+        | ((bd.dt.month.to_numpy() == 2) & (bd.dt.day.to_numpy() == 29)))
+    assert same.all()
