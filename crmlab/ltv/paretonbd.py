@@ -78,7 +78,7 @@ class ParetoNBDFitter(BaseFitter):
     >>> cal = rfm_summary(load_cdnow(sample=True), "1997-10-01", "D", time_scaler=7)
     >>> pn = ParetoNBDFitter().fit(cal)
     >>> pn.params_.round(3).tolist(), round(pn.log_likelihood_, 1)
-    ([0.553, 10.576, 0.606, 11.671], -9595.0)
+    ([0.553, 10.578, 0.606, 11.669], -9595.0)
     """
 
     _param_names = ("r", "alpha", "s", "beta")
