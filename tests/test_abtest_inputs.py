@@ -302,3 +302,18 @@ def test_ratio_metric_with_zero_denominator_customers():
         r = abtest.ratio(df, "arm", "rev", "orders", "c")
     assert r.value == pytest.approx(65 / 4) and r.control_value == pytest.approx(10.0)
     assert r.n == 4
+
+
+def test_sequential_looks_on_accumulating_campaign_data():
+    # weekly looks at a growing campaign: z from proportions(), stopping rule from the design
+    rng = np.random.default_rng(9)
+    arm = rng.choice(["control", "email"], 50_000)
+    buy = (rng.random(50_000) < np.where(arm == "email", 0.06, 0.04)).astype(int)
+    df = pd.DataFrame({"arm": arm, "buy": buy})
+    design = abtest.group_sequential(5)
+    z = [abtest.proportions(df.iloc[:k], "arm", "buy", "control").statistic
+         for k in range(10_000, 50_001, 10_000)]
+    res = design.test(z)
+    assert res.stop and res.stopped_at <= 3 and z[res.stopped_at - 1] >= design.boundaries[
+        res.stopped_at - 1]
+    assert "Stop at look" in res.reading

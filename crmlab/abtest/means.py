@@ -284,6 +284,7 @@ def means(df, arm: str, outcome: str, control, *, alpha: float = 0.05, test: str
             "metric": metric or outcome, "arm": a, "n": len(xt), "value": float(xt.mean()),
             "control_value": float(xc.mean()), "abs_lift": diff, "rel_lift": rel,
             "ci_low": lo, "ci_high": hi, "p_value": p, "method": method, "control_n": len(xc),
+            "statistic": diff / se if se > 0 else (0.0 if diff == 0 else np.sign(diff) * np.inf),
             "se": se, "df": dfree, "sd": float(np.sqrt(vt)), "control_sd": float(np.sqrt(vc)),
             "rel_ci_low": rlo, "rel_ci_high": rhi, "p_value_mannwhitney": p_mw,
             "scale": "mean", "cap": capinfo[1] if capinfo else np.nan,

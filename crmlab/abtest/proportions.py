@@ -120,9 +120,10 @@ def _summary_rows(counts: pd.DataFrame, control, treatments, alpha: float, test:
         if method == "fisher":
             alt = {"two-sided": "two-sided", "greater": "greater", "less": "less"}[alternative]
             p = stats.fisher_exact([[t.x, t.n - t.x], [c.x, c.n - c.x]], alternative=alt)[1]
+            zstat = float(ztest_pooled(t.x, t.n, c.x, c.n)[0])
             name = "Fisher's exact test"
         elif method == "z":
-            p = float(ztest_pooled(t.x, t.n, c.x, c.n, alternative)[1])
+            zstat, p = (float(v) for v in ztest_pooled(t.x, t.n, c.x, c.n, alternative))
             name = "two-proportion z-test (pooled; = chi-square without continuity correction)"
         else:
             raise ValueError(f"test must be 'auto', 'z' or 'fisher', got {test!r}")
@@ -133,7 +134,7 @@ def _summary_rows(counts: pd.DataFrame, control, treatments, alpha: float, test:
         rows.append({
             "metric": metric, "arm": a, "n": int(t.n), "value": pt, "control_value": pc,
             "abs_lift": pt - pc, "rel_lift": (pt / pc - 1) if c.x > 0 else np.nan,
-            "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p),
+            "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p), "statistic": zstat,
             "method": f"{name}; Newcombe hybrid score CI",
             "control_n": int(c.n), "conversions": int(t.x), "control_conversions": int(c.x),
             "rel_ci_low": float(rlo), "rel_ci_high": float(rhi), "scale": "proportion",
