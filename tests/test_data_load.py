@@ -238,3 +238,15 @@ def test_simulated_shop_loads_without_losing_rows(small_shop_dir, small_shop):
     assert small_shop.observation_end == pd.Timestamp(meta["observation_end"])
     assert small_shop.currency == meta.get("currency")
     assert set(small_shop.quality["table"]) == set(small_shop.tables)
+
+
+def test_dict_of_dataframes(tiny):
+    data = crmlab.load(tiny, observation_end="2024-07-01")
+    _assert_same(_frames(data), tiny)
+    assert (data.quality["rows"] == 0).all()
+    fp = data.fingerprint()
+    assert crmlab.load(tiny, observation_end="2024-07-01").fingerprint() == fp
+    other = {**tiny, "orders": tiny["orders"].assign(amount=tiny["orders"]["amount"] + 1)}
+    assert crmlab.load(other, observation_end="2024-07-01").fingerprint() != fp
+    with pytest.raises(ValueError, match="'sales' is not a contract table"):
+        crmlab.load({"orders": tiny["orders"], "sales": tiny["orders"]})

@@ -17,6 +17,7 @@ import hashlib
 import html
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class CRMData:
     con: Any
     meta: dict = field(default_factory=dict)
     _files: list = field(default_factory=list, repr=False)
+    _frames: dict = field(default_factory=dict, repr=False)
     _params: dict = field(default_factory=dict, repr=False)
 
     # -- access -------------------------------------------------------------------------------
@@ -135,8 +137,9 @@ class CRMData:
         """A stable SHA-256 of the source data and the load parameters.
 
         For a directory or ``.duckdb`` file: the names and content hashes (streamed) of the
-        table files and ``meta.json``. For an Ibis connection: per table its columns and types,
-        row count and latest time-column value. The load parameters (``tz``,
+        table files and ``meta.json``. For DataFrames: their columns, dtypes and row hashes.
+        For an Ibis connection: per table its columns and types, row count and latest
+        time-column value. The load parameters (``tz``,
         ``observation_end``, table mapping) are included, since they change every result.
 
         Examples
@@ -152,6 +155,11 @@ class CRMData:
             for f in sorted(self._files, key=lambda p: p.name):
                 h.update(f"\0{f.name}\0".encode())
                 h.update(_file_sha256(f).encode())
+        elif self._frames:
+            for name in sorted(self._frames):
+                df = self._frames[name]
+                h.update(f"\0{name}\0{list(df.columns)}\0{list(map(str, df.dtypes))}".encode())
+                h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
         else:
             for name, t in self.tables.items():
                 tcol = CONTRACT[name].time_column
@@ -199,10 +207,11 @@ def load(source, tz: str | None = None, observation_end=None,
 
     Parameters
     ----------
-    source : str, Path or ibis backend
+    source : str, Path, ibis backend or dict of DataFrames
         A directory holding ``<table>.parquet`` (a file, or a directory of parquet parts) or
         ``<table>.csv`` / ``<table>.csv.gz`` for the contract tables present, optionally with
-        ``meta.json``; a ``.duckdb`` file (opened read-only); or an Ibis backend connection.
+        ``meta.json``; a ``.duckdb`` file (opened read-only); an Ibis backend connection; or a
+        dict of pandas DataFrames keyed by contract table name (scanned in place by DuckDB).
     tz : str, optional
         IANA time zone of the data. Default: ``tz`` of ``meta.json``, else ``"Asia/Seoul"``.
         tz-aware timestamps are converted to it and made naive; naive timestamps are taken as
@@ -232,9 +241,14 @@ def load(source, tz: str | None = None, observation_end=None,
     Examples
     --------
     >>> import crmlab
+    >>> from crmlab.data.examples import tiny_tables
+    >>> data = crmlab.load(tiny_tables(), observation_end="2024-07-01")
+    >>> data.orders.count().to_pandas()
+    8
+    >>> int(data.quality["rows"].sum())
+    0
     >>> data = crmlab.load("data/demo")                   # doctest: +SKIP
     >>> data.summary()                                    # doctest: +SKIP
-    >>> data.quality                                      # doctest: +SKIP
     """
     mapping = dict(tables or {})
     unknown = set(mapping) - set(TABLES)
@@ -246,7 +260,21 @@ def load(source, tz: str | None = None, observation_end=None,
     raws: dict[str, Table] = {}
     csv_tables: dict[str, Path] = {}
 
-    if isinstance(source, ibis.BaseBackend):
+    frames: dict[str, pd.DataFrame] = {}
+    if isinstance(source, Mapping):
+        con, owned = ibis.duckdb.connect(), True
+        source_desc = "pandas DataFrames"
+        for key, df in source.items():
+            if key not in TABLES:
+                raise ValueError(f"crmlab.load: {key!r} is not a contract table; contract "
+                                 f"tables are {', '.join(TABLES)}")
+            if not isinstance(df, pd.DataFrame):
+                raise TypeError(f"crmlab.load: {key} must be a pandas DataFrame, "
+                                f"got {type(df).__name__}")
+            frames[key] = df
+            con.con.register(f"_crmlab_raw_{key}", df)  # zero-copy scan of the frame
+            raws[key] = con.table(f"_crmlab_raw_{key}")
+    elif isinstance(source, ibis.BaseBackend):
         con, owned = source, False
         source_desc = f"ibis {source.name} connection"
         for name in TABLES:
@@ -355,7 +383,7 @@ def load(source, tz: str | None = None, observation_end=None,
         customers=typed.get("customers"), orders=typed.get("orders"), events=typed.get("events"),
         campaigns=typed.get("campaigns"), assignments=typed.get("assignments"),
         quality=quality, tz=tz, currency=currency, observation_end=obs_ts, source=source_desc,
-        con=con, meta=meta, _files=files,
+        con=con, meta=meta, _files=files, _frames=frames,
         _params={"tables": mapping, "observation_end_arg": None if observation_end is None
                  else str(observation_end)},
     )
@@ -508,7 +536,8 @@ def _conform(raw: Table, spec: TableSpec, csv: bool) -> Table:
 
     # null / allowed-value counts of the converted columns ride along in the same scan
     stats.update(_value_stats({**{c: raw[c] for c in cols}, **conv}, spec))
-    res = raw.aggregate(**stats).to_pandas().iloc[0] if stats else {}
+    res = raw.aggregate(**stats).to_pandas().iloc[0].to_dict() if stats else {}
+    res = {k: 0 if pd.isna(v) else int(v) for k, v in res.items()}  # sums over 0 rows are null
     for col, has_off, off in tz_cols:
         n_off, n_naive, n_zones = (int(res[f"{col}__off"]), int(res[f"{col}__naive"]),
                                    int(res[f"{col}__zones"]))
