@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
 import crmlab.plots  # noqa: F401  (font setup)
 
@@ -123,6 +123,8 @@ def hazard_ratio_forest(model, sort: bool = True, title: str | None = None, figs
     ax.scatter(hr["hazard_ratio"], y, color=colors, zorder=3, s=30)
     ax.axvline(1.0, color="black", lw=0.8, ls="--")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
     ax.set_yticklabels(hr.index)
     ax.set_xlabel("hazard ratio of churn (log scale; < 1 = churns later)")
