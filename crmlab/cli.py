@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check a data source against the data contract and print "
                                    "its data-quality ledger. Exit 1 when the data break it.")
     p.add_argument("path", help="directory of <table>.parquet/.csv files or a .duckdb file")
-    p.add_argument("--tz", default="Asia/Seoul", help="time zone of the data (default Asia/Seoul)")
+    p.add_argument("--tz", default=None,
+                   help="time zone of the data (default: the tz in meta.json, else Asia/Seoul)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(
