@@ -402,30 +402,42 @@ def acquisition_cohorts(orders: Any, period: str = "M", observation_end=None) ->
     })
 
 
-_MASK_BITS = 62  # periods that fit in one signed 64-bit activity mask
+_MASK_BITS = 62   # periods per signed 64-bit activity mask
+_MAX_MASKS = 8    # masks per customer (496 periods); longer spans use distinct + window
 
 
 def _on_cells_by_mask(p: Table, pidx, base: int, top: int) -> pd.DataFrame:
     """Active customers per (cohort, k) from one per-customer aggregation.
 
-    Each customer's active periods become one 64-bit mask (bit j = period ``base + j``) with a
-    single hash aggregation by customer (``bit_or``), instead of a distinct (customer, period)
-    pass plus a window; customers are then grouped by (cohort, mask) in the engine and the
-    small result is expanded to cells with numpy. Used when the observed span is ≤ 62 periods.
+    Each customer's active periods become a few 64-bit masks (bit b of mask m = period
+    ``base + 62 m + b``) built with a single hash aggregation by customer (``bit_or``), instead
+    of a distinct (customer, period) pass plus a window. Customers are then grouped by
+    (cohort, masks) in the engine and that small result is expanded to cells with numpy.
     """
+    span = top - base + 1
+    n_masks = -(-span // _MASK_BITS)
     q = p.select(customer_id=p.customer_id, j=pidx - base)
-    per = q.group_by("customer_id").aggregate(
-        cohort=q.j.min(), mask=(ibis.literal(1, type="int64") << q.j).bit_or())
-    g = per.group_by(["cohort", "mask"]).aggregate(n=per.count()).to_pandas()
+    one = ibis.literal(1, type="int64")
+    zero = ibis.literal(0, type="int64")
+    aggs = {"cohort": q.j.min()}
+    for m in range(n_masks):
+        lo = m * _MASK_BITS
+        inside = (q.j >= lo) & (q.j < lo + _MASK_BITS)
+        aggs[f"m{m}"] = inside.ifelse(one << (q.j - lo), zero).bit_or()
+    per = q.group_by("customer_id").aggregate(**aggs)
+    g = per.group_by(["cohort", *[f"m{m}" for m in range(n_masks)]]).aggregate(n=per.count())
+    g = g.to_pandas()
     cohort = g["cohort"].to_numpy(dtype="int64")
-    mask = g["mask"].to_numpy(dtype="int64").astype("uint64")
     n = g["n"].to_numpy(dtype="int64")
     parts = []
-    for j in range(top - base + 1):
-        on = ((mask >> np.uint64(j)) & np.uint64(1)).astype(bool)
-        if on.any():
-            parts.append(pd.DataFrame({"cohort": cohort[on] + base, "k": j - cohort[on],
-                                       "customers": n[on]}))
+    for m in range(n_masks):
+        mask = g[f"m{m}"].fillna(0).to_numpy(dtype="int64").astype("uint64")
+        for b in range(min(_MASK_BITS, span - m * _MASK_BITS)):
+            on = ((mask >> np.uint64(b)) & np.uint64(1)).astype(bool)
+            if on.any():
+                j = m * _MASK_BITS + b
+                parts.append(pd.DataFrame({"cohort": cohort[on] + base, "k": j - cohort[on],
+                                           "customers": n[on]}))
     if not parts:
         return pd.DataFrame({"cohort": [], "k": [], "customers": []}, dtype="int64")
     cells = pd.concat(parts, ignore_index=True)
@@ -494,7 +506,7 @@ def retention_matrix(orders: Any, period: str = "M", kind: str = "on", *,
     pidx = _period_index(p.ts, period)
     base = None if o.min_ts is None else _period_index_py(o.min_ts, period)
     top = _period_index_py(o.observation_end - pd.Timedelta(microseconds=1), period)
-    if kind == "on" and base is not None and top - base < _MASK_BITS:
+    if kind == "on" and base is not None and top - base < _MASK_BITS * _MAX_MASKS:
         cells = _on_cells_by_mask(p, pidx, base, top)
         sizes = cells.loc[cells["k"] == 0, ["cohort", "customers"]].rename(
             columns={"customers": "cohort_size"})

@@ -312,14 +312,17 @@ def test_cohort_figures_leave_censored_cells_blank():
 
 
 def test_mask_and_window_paths_agree(monkeypatch):
-    """The one-aggregation bit-mask path (spans ≤ 62 periods) equals the general path."""
+    """The one-aggregation bit-mask path equals the general distinct + window path."""
     o = load_cdnow(sample=True)
-    fast = C.retention_matrix(o, "M", observation_end="1998-07-01")
-    short = RET_ORDERS
-    fast_w = C.retention_matrix(short, "W", observation_end=END)
-    monkeypatch.setattr(C, "_MASK_BITS", 0)
+    fast = C.retention_matrix(o, "M", observation_end="1998-07-01")       # one mask
+    fast_w = C.retention_matrix(o, "W", observation_end="1998-07-01")     # 78 weeks: 2 masks
+    fast_d = C.retention_matrix(RET_ORDERS, "D", observation_end=END)     # 100 days: 2 masks
+    monkeypatch.setattr(C, "_MAX_MASKS", 0)
     slow = C.retention_matrix(o, "M", observation_end="1998-07-01")
-    slow_w = C.retention_matrix(short, "W", observation_end=END)
+    slow_w = C.retention_matrix(o, "W", observation_end="1998-07-01")
+    slow_d = C.retention_matrix(RET_ORDERS, "D", observation_end=END)
     pd.testing.assert_frame_equal(fast.table, slow.table)
     pd.testing.assert_frame_equal(fast_w.table, slow_w.table)
+    pd.testing.assert_frame_equal(fast_d.table, slow_d.table)
+    assert fast_d.table["customers"].sum() > 0
     assert fast.n_customers == o.loc[o.amount > 0, "customer_id"].nunique() == 2349
