@@ -242,15 +242,24 @@ class ChurnModel:
             out.index = [c for c in s.index]
             return out
         lam = s.loc["lambda_"].drop(index="Intercept", errors="ignore")
-        rho = float(np.exp(s.loc[("rho_", "Intercept"), "coef"]))
+        gamma = float(s.loc[("rho_", "Intercept"), "coef"])
+        rho = float(np.exp(gamma))
         self.shape_ = rho
+        V = self.lifelines_.variance_matrix_
+        beta = lam["coef"]
+        # log HR = -beta * exp(gamma): delta method with the covariance of (beta, gamma)
+        var_b = np.array([V.loc[("lambda_", c), ("lambda_", c)] for c in beta.index])
+        var_g = float(V.loc[("rho_", "Intercept"), ("rho_", "Intercept")])
+        cov_bg = np.array([V.loc[("lambda_", c), ("rho_", "Intercept")] for c in beta.index])
+        b = beta.to_numpy()
+        se_log_hr = rho * np.sqrt(np.maximum(var_b + b ** 2 * var_g + 2 * b * cov_bg, 0.0))
+        log_hr = -b * rho
         out = pd.DataFrame({
-            "time_ratio": np.exp(lam["coef"]),
-            "hazard_ratio": np.exp(-lam["coef"] * rho),
-            # CI from the coefficient's CI at the fitted shape (shape uncertainty ignored)
-            "ci_low": np.exp(-(lam["coef"] + z * lam["se(coef)"]) * rho),
-            "ci_high": np.exp(-(lam["coef"] - z * lam["se(coef)"]) * rho),
-            "p_value": lam["p"]})
+            "time_ratio": np.exp(b),
+            "hazard_ratio": np.exp(log_hr),
+            "ci_low": np.exp(log_hr - z * se_log_hr),
+            "ci_high": np.exp(log_hr + z * se_log_hr),
+            "p_value": lam["p"].to_numpy()}, index=beta.index)
         return out
 
     def _require_fitted(self):
