@@ -266,11 +266,18 @@ def pct(x, digits: int = 1, signed: bool = False) -> str:
     return s.replace("-", "−")
 
 
-def pp(x, digits: int = 1) -> str:
-    """A difference of shares in percentage points: ``+1.2 pp`` (``%p`` in Korean reports)."""
+def pp(x, digits: int = 1, lang: str = "en") -> str:
+    """A difference of shares in percentage points: ``+1.2 pp`` (``+1.2%p`` in Korean).
+
+    Examples
+    --------
+    >>> pp(0.0123), pp(-0.0123, lang="ko")
+    ('+1.2 pp', '−1.2%p')
+    """
     if not _finite(x):
         return "—"
-    return f"{100 * float(x):+.{digits}f} pp".replace("-", "−")
+    unit = "%p" if lang == "ko" else " pp"
+    return f"{100 * float(x):+.{digits}f}{unit}".replace("-", "−")
 
 
 def num(x, digits: int = 2, signed: bool = False) -> str:

@@ -259,3 +259,16 @@ def test_rule_free_campaign_pays_when_it_adds_margin():
     ec = ec.assign(incremental_margin=-10.0)
     v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
     assert v.decision == "iterate"
+
+
+def test_sequential_design_judges_the_primary_at_the_final_boundary(shop, ev):
+    from crmlab.abtest.sequential import group_sequential
+
+    seq = evaluate(shop, spec(analysis="sequential", looks=3))
+    final_p = float(group_sequential(looks=3, alpha=0.05).nominal_p[-1])
+    assert seq.primary_alpha == pytest.approx(final_p) and final_p < 0.05
+    # a stricter level: a wider interval around the same estimate
+    p0, p1 = ev.primary.iloc[0], seq.primary.iloc[0]
+    assert p1["abs_lift"] == pytest.approx(p0["abs_lift"])
+    assert p1["ci_low"] < p0["ci_low"] and p1["ci_high"] > p0["ci_high"]
+    assert any("sequential design with 3 looks" in n for n in seq.notes)

@@ -289,6 +289,7 @@ class CampaignEvaluation:
     churn_after_days: float
     alpha: float
     arm_alpha: float
+    primary_alpha: float
     audience: pd.DataFrame
     data_quality: pd.DataFrame
     integrity: dict
@@ -518,7 +519,17 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
           else pd.DataFrame(columns=["table", "check", "rows", "action"]))
 
     # ---- short term -------------------------------------------------------------------------
-    primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, arm_alpha),
+    primary_alpha = arm_alpha
+    if s.analysis == "sequential" and s.looks > 1:
+        # the evaluation is the design's final look: the primary metric is judged at the
+        # final boundary of the group-sequential design (Lan-DeMets O'Brien-Fleming spending)
+        from crmlab.abtest.sequential import group_sequential
+        final_p = float(group_sequential(looks=s.looks, alpha=s.alpha).nominal_p[-1])
+        primary_alpha = final_p / k
+        notes.append(f"sequential design with {s.looks} looks: the primary metric is judged at "
+                     f"the final look's nominal level {final_p:.4f} (O'Brien-Fleming-type "
+                     "alpha spending)")
+    primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, primary_alpha),
                      ["control_n", "variance_reduction"])
     if len(primary) == 0:
         raise CampaignDataError(
@@ -600,7 +611,8 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
 
     # ---- verdict -----------------------------------------------------------------------------
     verdict = _verdict(s, lang, info, integrity, primary, long_term, guardrails, economics,
-                       treatments, arm_alpha, data_currency(data), n_partial)
+                       treatments, arm_alpha, data_currency(data), n_partial,
+                       primary_alpha=primary_alpha)
 
     return CampaignEvaluation(
         campaign=info, spec=s.raw, lang=lang, currency=data_currency(data),
@@ -608,6 +620,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         horizon_days=s.horizon_days, window_days=s.window_days,
         churn_after_days=s.churn_after_days, alpha=s.alpha, arm_alpha=arm_alpha,
         audience=audience, data_quality=dq, integrity=integrity, balance=balance,
+        primary_alpha=primary_alpha,
         primary=primary, secondary=secondary, long_term=long_term,
         long_term_rates=long_term_rates, km=km, cumulative=cumulative, guardrails=guardrails,
         funnel=funnel, economics=economics, heterogeneity=heterogeneity, targeting=targeting,
@@ -743,21 +756,27 @@ def _heterogeneity(table, labels: pd.DataFrame, treatments, s: _Spec, info, arm_
     return het, targeting
 
 
+def _level_text(alpha: float) -> str:
+    text = f"{1 - alpha:.2%}".replace(".00%", "%")
+    return text.replace("0%", "%") if text.endswith("0%") and "." in text else text
+
+
 def _ci_text(lo, hi, fmt, level, lang):
     return i18n.t("ci", lang, level=level, lo=fmt(lo), hi=fmt(hi))
 
 
-def _metric_fmt(metric, currency):
+def _metric_fmt(metric, currency, lang="en"):
     if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase"):
-        return i18n.pp
+        return lambda v: i18n.pp(v, lang=lang)
     if metric in ("revenue", "aov", "ltv"):
         return lambda v: i18n.money(v, currency, signed=True)
     return lambda v: i18n.num(v, 3, signed=True)
 
 
 def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, economics,
-             treatments, arm_alpha, currency, n_partial) -> Verdict:
-    level = f"{1 - arm_alpha:.1%}".replace(".0%", "%")
+             treatments, arm_alpha, currency, n_partial, primary_alpha=None) -> Verdict:
+    level = _level_text(arm_alpha)
+    p_level = _level_text(arm_alpha if primary_alpha is None else primary_alpha)
     rule = s.rule
     money = lambda v: i18n.money(v, currency, signed=True)  # noqa: E731
     reasons_common = []
@@ -776,11 +795,12 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
     lt = long_term.set_index("arm")
     ec = economics.set_index("arm")
     mname = i18n.t(f"metric.{s.primary}", lang)
-    fmt = _metric_fmt(s.primary, currency)
+    fmt = _metric_fmt(s.primary, currency, lang)
+    pp = lambda v: i18n.pp(v, lang=lang)  # noqa: E731
     for a in treatments:
         rs = []
         p = pr.loc[a]
-        ci = _ci_text(p["ci_low"], p["ci_high"], fmt, level, lang)
+        ci = _ci_text(p["ci_low"], p["ci_high"], fmt, p_level, lang)
         primary_sig = bool(p["ci_low"] > 0)
         primary_harm = bool(p["ci_high"] < 0)
         key = "reason.primary_up" if primary_sig else (
@@ -810,9 +830,9 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
         for _, b in breaches.iterrows():
             rs.append(i18n.t("reason.guard_breach", lang, arm=a,
                              metric=i18n.t(f"metric.{b['metric']}", lang),
-                             lift=i18n.pp(b["abs_lift"]),
-                             ci=_ci_text(b["ci_low"], b["ci_high"], i18n.pp, level, lang),
-                             thr=i18n.pp(b["threshold"])))
+                             lift=pp(b["abs_lift"]),
+                             ci=_ci_text(b["ci_low"], b["ci_high"], pp, level, lang),
+                             thr=pp(b["threshold"])))
         guard_ok = len(breaches) == 0
         # a breach is "clear" when even the lower confidence limit exceeds the allowance
         guard_harm = bool((breaches["ci_low"] > breaches["threshold"]).any())

@@ -67,14 +67,15 @@ def _c(key, lang):
     return _COLS[key][lang]
 
 
-def _level(ev: CampaignEvaluation) -> str:
-    return f"{1 - ev.arm_alpha:.1%}".replace(".0%", "%")
+def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
+    from crmlab.campaign.evaluation import _level_text
+    return _level_text(ev.primary_alpha if primary else ev.arm_alpha)
 
 
-def _fmt_for(metric: str, currency: str):
+def _fmt_for(metric: str, currency: str, lang: str = "en"):
     if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
                   "inactive_90", "inactive_180"):
-        return (lambda v: i18n.pct(v, 2)), i18n.pp
+        return (lambda v: i18n.pct(v, 2)), (lambda v: i18n.pp(v, lang=lang))
     if metric in ("revenue", "aov", "ltv"):
         return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
     return (lambda v: i18n.num(v, 3)), (lambda v: i18n.num(v, 3, True))
@@ -161,17 +162,19 @@ def balance_table(ev: CampaignEvaluation) -> pd.DataFrame:
                          _c("smd", lang): [i18n.num(v, 3, True) for v in b["smd"]]})
 
 
-def _lift_table(ev, frame: pd.DataFrame) -> pd.DataFrame:
+def _lift_table(ev, frame: pd.DataFrame, n_primary: int = 0) -> pd.DataFrame:
     lang = ev.lang
     rows = []
-    for _, r in frame.iterrows():
-        fv, fd = _fmt_for(r["metric"], ev.currency)
+    for i, (_, r) in enumerate(frame.iterrows()):
+        own = _level(ev, primary=True) if i < n_primary else _level(ev)
+        note = f" ({own})" if own != _level(ev) else ""
+        fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
         rows.append({
             _c("metric", lang): _metric_name(r["metric"], lang), _c("arm", lang): r["arm"],
             _c("n", lang): f"{int(r['n']):,}", _c("value", lang): fv(r["value"]),
             _c("control_value", lang): fv(r["control_value"]),
             _c("abs_lift", lang): fd(r["abs_lift"]),
-            f"{_level(ev)} {_c('ci', lang)}": f"{fd(r['ci_low'])} ~ {fd(r['ci_high'])}",
+            f"{_level(ev)} {_c('ci', lang)}": f"{fd(r['ci_low'])} ~ {fd(r['ci_high'])}{note}",
             _c("p_value", lang): _p(r["p_value"]),
         })
     return pd.DataFrame(rows)
@@ -181,19 +184,21 @@ def short_term(ev: CampaignEvaluation) -> str:
     """The short-term effect in sentences, one per treatment arm and metric."""
     lang = ev.lang
     out = [f"## {i18n.t('report.h.short', lang)}"]
-    for _, r in pd.concat([ev.primary, ev.secondary]).iterrows():
-        fv, fd = _fmt_for(r["metric"], ev.currency)
+    for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
+        fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
+        level = _level(ev, primary=i < len(ev.primary))
         out.append("- " + i18n.t("report.short_sentence", lang, arm=r["arm"],
                                  metric=_metric_name(r["metric"], lang), value=fv(r["value"]),
                                  control=fv(r["control_value"]), days=f"{ev.window_days:g}",
                                  lift=fd(r["abs_lift"]),
-                                 ci=i18n.t("ci", lang, level=_level(ev), lo=fd(r["ci_low"]),
+                                 ci=i18n.t("ci", lang, level=level, lo=fd(r["ci_low"]),
                                            hi=fd(r["ci_high"]))))
     return "\n".join(out)
 
 
 def short_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
-    return _lift_table(ev, pd.concat([ev.primary, ev.secondary], ignore_index=True))
+    return _lift_table(ev, pd.concat([ev.primary, ev.secondary], ignore_index=True),
+                       n_primary=len(ev.primary))
 
 
 def long_term(ev: CampaignEvaluation) -> str:
@@ -248,7 +253,7 @@ def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
     lang = ev.lang
     t = _lift_table(ev, ev.guardrails)
     if len(t):
-        t[_c("threshold", lang)] = [i18n.pp(v) for v in ev.guardrails["threshold"]]
+        t[_c("threshold", lang)] = [i18n.pp(v, lang=lang) for v in ev.guardrails["threshold"]]
         t[_c("breached", lang)] = ["⚠" if b else "✓" for b in ev.guardrails["breached"]]
     return t
 
