@@ -314,3 +314,52 @@ def test_rmst_difference_matches_the_churn_module_implementation():
     ours = abtest.survival(df, "arm", "duration", "churned", "control", tau=tau)
     assert ours.abs_lift == pytest.approx(ref.abs_lift, rel=1e-10)
     assert ours.ci == pytest.approx((ref.ci_low, ref.ci_high), rel=1e-10)
+
+
+# R's "sleep" data (Cushny & Peebles): extra hours of sleep, 10 patients per drug
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_welch_and_student_match_r_t_test_sleep_example():
+    # R ?t.test example, t.test(extra ~ group, data = sleep), printed output:
+    #   Welch:  t = -1.8608, df = 17.776, p-value = 0.07939,
+    #           95 percent confidence interval: -3.3654832  0.2054832
+    #   var.equal = TRUE: t = -1.8608, df = 18, p-value = 0.07919
+    df = pd.DataFrame({"group": ["1"] * 10 + ["2"] * 10, "extra": SLEEP_1 + SLEEP_2})
+    with pytest.warns(abtest.SmallSampleWarning):      # n < 30: p-value by permutation
+        r = abtest.means(df, "group", "extra", control="2")
+    assert r.abs_lift == pytest.approx(-1.58)
+    assert r.ci == pytest.approx((-3.3654832, 0.2054832), abs=5e-8)
+    assert r.abs_lift / r.se == pytest.approx(-1.8608, abs=5e-5)
+    assert r.to_frame().df.iloc[0] == pytest.approx(17.776, abs=5e-4)
+    from crmlab.abtest.means import welch
+    *_, p, _, _ = welch(np.mean(SLEEP_1), np.var(SLEEP_1, ddof=1), 10, np.mean(SLEEP_2),
+                        np.var(SLEEP_2, ddof=1), 10)
+    assert float(p) == pytest.approx(0.07939, abs=5e-6)
+    *_, p, _, _ = welch(np.mean(SLEEP_1), np.var(SLEEP_1, ddof=1), 10, np.mean(SLEEP_2),
+                        np.var(SLEEP_2, ddof=1), 10, equal_var=True)
+    assert float(p) == pytest.approx(0.07919, abs=5e-6)
+    # the permutation p-value used for these small arms is close to the t-test's
+    assert r.p_value == pytest.approx(0.079, abs=0.01)
+
+
+def test_bca_interval_agrees_with_scipy_bootstrap():
+    # scipy.stats.bootstrap(method="BCa") is an independent implementation (its own
+    # resampling and jackknife); with many resamples both converge to the same interval.
+    from scipy.stats import bootstrap
+    rng = np.random.default_rng(5)
+    x_t = (rng.random(300) < 0.3) * rng.lognormal(3, 1, 300)
+    x_c = (rng.random(300) < 0.25) * rng.lognormal(3, 1, 300)
+    lo, hi, _ = abtest.bootstrap_diff_interval(x_t, x_c, n_boot=20000, method="bca", seed=1)
+    ref = bootstrap((x_t, x_c), lambda a, b, axis: a.mean(axis) - b.mean(axis), n_resamples=20000,
+                    method="BCa", vectorized=True, random_state=2).confidence_interval
+    width = ref.high - ref.low
+    assert lo == pytest.approx(ref.low, abs=0.03 * width)
+    assert hi == pytest.approx(ref.high, abs=0.03 * width)
+    plo, phi, _ = abtest.bootstrap_diff_interval(x_t, x_c, n_boot=20000, method="percentile",
+                                                 seed=1)
+    pref = bootstrap((x_t, x_c), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                     n_resamples=20000, method="percentile", vectorized=True,
+                     random_state=2).confidence_interval
+    assert (plo, phi) == pytest.approx((pref.low, pref.high), abs=0.03 * width)
