@@ -331,3 +331,12 @@ def test_campaign_id_type_mismatch(tmp_path):
     err = _load_bad(tmp_path, bad)
     _check(err, "assignments", "campaign_id", 6, "type mismatch between tables: string here, "
            "integer in campaigns", ["C1"])
+
+
+def test_csv_not_utf8(tmp_path):
+    o = tiny_tables()["orders"].assign(sales_channel="모바일")
+    o.to_csv(tmp_path / "orders.csv", index=False, encoding="cp949")
+    with pytest.raises(DataContractError) as exc:
+        crmlab.load(tmp_path)
+    _check(exc.value, "orders", None, None, "is not UTF-8 text")
+    assert "iconv" in str(exc.value)

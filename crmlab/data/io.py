@@ -187,9 +187,22 @@ class CRMData:
                 f"currency={self.currency!r}, observation_end={self.observation_end})")
 
 
+_HASH_CACHE: dict[tuple, str] = {}
+
+
 def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    """SHA-256 of a file's (or a directory's files') contents, streamed; cached per process by
+    path, size and modification time so that repeated fingerprints of big data are cheap."""
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    stamp = (str(path.resolve()),) + tuple(
+        (str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    if stamp not in _HASH_CACHE:
+        _HASH_CACHE[stamp] = _hash_files(path, files)
+    return _HASH_CACHE[stamp]
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(path) if path.is_dir() else "").encode())
         with open(f, "rb") as fh:
@@ -434,8 +447,14 @@ def _read_csv_raw(con, path: Path, name: str, all_text: bool = False) -> Table:
     Extra columns get DuckDB's detected types, or text with ``all_text``.
     """
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), None)
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+            fh.read(1 << 20)  # a first megabyte, to catch another encoding early
+    except UnicodeDecodeError as exc:
+        raise DataContractError(name, None, f"{path.name} is not UTF-8 text ({exc.reason} at "
+                                f"byte {exc.start}); re-save it as UTF-8, e.g. "
+                                f"`iconv -f cp949 -t utf-8`") from None
     if not header:
         raise DataContractError(name, None, f"{path.name} is empty (no header line)", 0)
     contract_cols = set(CONTRACT[name].column_names)
