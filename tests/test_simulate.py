@@ -54,12 +54,10 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
 
 
 def test_in_memory_shop_is_what_is_written(shop, small_shop_dir):
-    import pyarrow as pa
-
-    from crmlab.data.simulate import _SCHEMAS
+    from crmlab.data.simulate import _to_arrow
 
     for name, df in shop.tables.items():
-        mem = pa.Table.from_pandas(df, schema=_SCHEMAS[name], preserve_index=False)
+        mem = _to_arrow(name, df)
         disk = pq.read_table(Path(small_shop_dir) / f"{name}.parquet")
         assert disk.replace_schema_metadata(None).equals(mem.replace_schema_metadata(None)), name
 

@@ -57,8 +57,8 @@ CONSENT_RATE = {"email": 0.72, "sms": 0.58, "push": 0.45, "kakao": 0.62, "night"
 #: Browsing sessions per day: while exploring after sign-up (first 30 days, before buying), while
 #: lurking without buying, while alive (BROWSE_ALIVE_BASE + BROWSE_ALIVE_PER_LAMBDA * lambda),
 #: fading for 60 days after dropout (share of the alive rate), and long after dropout.
-BROWSE = {"explore": 0.10, "explore_days": 30.0, "lurk": 0.01, "alive_base": 0.02,
-          "alive_per_lambda": 1.5, "fade_share": 0.3, "fade_days": 60.0, "gone": 0.002}
+BROWSE = {"explore": 0.10, "explore_days": 30.0, "lurk": 0.01, "alive_base": 0.03,
+          "alive_per_lambda": 2.5, "fade_share": 0.3, "fade_days": 60.0, "gone": 0.002}
 SESSION_CART_PROBABILITY = 0.15      # a browsing session ends with an abandoned cart add
 SESSION_WISHLIST_PROBABILITY = 0.04
 DELAYED_PURCHASE_SHARE = 0.20        # cart add in an earlier session than the purchase

@@ -125,8 +125,7 @@ def write_shop(shop: SimulatedShop, out_dir) -> None:
     """Write a :class:`SimulatedShop` as parquet + JSON with fixed, reproducible settings."""
     out = Path(out_dir)
     for name, df in shop.tables.items():
-        table = pa.Table.from_pandas(df, schema=_SCHEMAS[name], preserve_index=False)
-        table = table.replace_schema_metadata(None)
+        table = _to_arrow(name, df)
         tmp = out / f".{name}.parquet.tmp"
         pq.write_table(table, tmp, compression="zstd", compression_level=3,
                        use_dictionary=True, write_statistics=True, row_group_size=1_000_000,
@@ -149,6 +148,8 @@ def simulate_shop(n_customers: int = 50_000, months: int = 24, seed: int = 0,
     """
     if int(n_customers) < 100:
         raise ValueError(f"simulate: n_customers must be at least 100, got {n_customers}")
+    if int(months) > 360:
+        raise ValueError(f"simulate: months must be at most 360, got {months}")
     if int(months) < MIN_MONTHS:
         raise ValueError(f"simulate: months must be at least {MIN_MONTHS} (every campaign needs "
                          f"183 days of data after it), got {months}")
@@ -715,14 +716,19 @@ class _Shop:
         ev = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         keep = (ev["sec"] < self.T_sec) & (ev["sec"] >= self.signup_sec[ev["cust"]])
         ev = {k: v[keep] for k, v in ev.items()}
-        order = np.lexsort((ev["type"], ev["sec"], ev["cust"]))
-        types = np.asarray(_EVENT_TYPES, dtype=object)
-        cats = np.asarray(P.PRODUCT_CATEGORIES + (None,), dtype=object)
+        # one int64 sort key: customer (20+ bits), second (< 2^30), event type (3 bits)
+        key = ((ev["cust"].astype(np.int64) << 33) | (ev["sec"] << 3)
+               | ev["type"].astype(np.int64))
+        order = np.argsort(key, kind="stable")
+        cat = ev["cat"][order]
         return pd.DataFrame({
             "customer_id": ev["cust"][order].astype(np.int64) + 1,
             "event_ts": self._ts(ev["sec"][order]),
-            "event_type": types[ev["type"][order]],
-            "product_category": cats[ev["cat"][order]],
+            "event_type": pd.Categorical.from_codes(ev["type"][order].astype(np.int8),
+                                                    categories=list(_EVENT_TYPES)),
+            "product_category": pd.Categorical.from_codes(
+                np.where(cat >= len(P.PRODUCT_CATEGORIES), -1, cat).astype(np.int8),
+                categories=list(P.PRODUCT_CATEGORIES)),
         })
 
     def _campaigns_table(self) -> pd.DataFrame:
@@ -907,6 +913,13 @@ class _Shop:
 
 _EVENT_TYPES = ("visit", "product_view", "cart_add", "wishlist", "review", "support_contact")
 _ETYPE = {t: i for i, t in enumerate(_EVENT_TYPES)}
+
+
+def _to_arrow(name: str, df: pd.DataFrame) -> pa.Table:
+    """A contract table as Arrow with the file schema (categoricals become plain strings)."""
+    schema = _SCHEMAS[name]
+    table = pa.Table.from_pandas(df[schema.names], preserve_index=False)
+    return table.cast(schema).replace_schema_metadata(None)
 
 
 def _finite(obj):
