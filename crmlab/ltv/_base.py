@@ -23,6 +23,11 @@ __all__ = ["ConvergenceError", "BaseFitter", "unique_rows", "value_index"]
 DAYS_PER_MONTH = 365.25 / 12
 
 
+def _dot(a, b) -> float:
+    """Inner product without BLAS (BLAS threads are slow for vectors on a busy machine)."""
+    return float(np.einsum("i,i->", np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
+
+
 class ConvergenceError(RuntimeError):
     """The likelihood maximisation did not converge (the message says why and what to try)."""
 
@@ -103,8 +108,8 @@ class BaseFitter:
     def _loglik_and_grad(self, logp, data, w):
         """Total weighted log-likelihood and its gradient with respect to log-parameters."""
         ll_i, g_i = self._loglik_rows(np.exp(logp), data)   # g_i: d ll_i / d theta (natural)
-        ll = float(np.dot(w, ll_i))
-        grad = (g_i @ w) * np.exp(logp)
+        ll = float(_dot(w, ll_i))
+        grad = np.einsum("ij,j->i", g_i, w) * np.exp(logp)
         return ll, grad
 
     def _optimise(self, data: tuple, w: np.ndarray) -> None:

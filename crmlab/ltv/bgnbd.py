@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from crmlab.ltv._base import BaseFitter, _unit_days, rfm_columns, unique_rows, value_index
+from crmlab.ltv._base import BaseFitter, _dot, _unit_days, rfm_columns, unique_rows, value_index
 
 __all__ = ["BetaGeoFitter"]
 
@@ -85,17 +85,17 @@ class BetaGeoFitter(BaseFitter):
         w2 = np.where(rep, np.exp(u2 - lse), 0.0)
         ww1, ww2 = w * w1, w * w2
         n = w.sum()
-        ll = float(np.dot(wx, gammaln(r + ux) + betaln(a, b + ux)) + n * (
-            r * np.log(alpha) - gammaln(r) - betaln(a, b)) + np.dot(w, lse))
+        ll = float(_dot(wx, gammaln(r + ux) + betaln(a, b + ux)) + n * (
+            r * np.log(alpha) - gammaln(r) - betaln(a, b)) + _dot(w, lse))
         dab_x = digamma(a + b) - digamma(a + b + ux)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_b = np.where(ux > 0, 1.0 / np.where(ux > 0, b + ux - 1, 1.0), 0.0)
         g = np.array([
-            np.dot(wx, digamma(r + ux)) + n * (np.log(alpha) - digamma(r))
-            - np.dot(ww1, lt) - np.dot(ww2, ltx),
-            n * r / alpha - np.dot(ww1 * rx, 1.0 / (alpha + t)) - np.dot(ww2 * rx, 1.0 / (alpha + tx)),
-            np.dot(wx, dab_x) + ww2.sum() / a,
-            np.dot(wx, digamma(b + ux) + dab_x) - n * digamma(b) - np.dot(ww2, inv_b[ix]),
+            _dot(wx, digamma(r + ux)) + n * (np.log(alpha) - digamma(r))
+            - _dot(ww1, lt) - _dot(ww2, ltx),
+            n * r / alpha - _dot(ww1 * rx, 1.0 / (alpha + t)) - _dot(ww2 * rx, 1.0 / (alpha + tx)),
+            _dot(wx, dab_x) + ww2.sum() / a,
+            _dot(wx, digamma(b + ux) + dab_x) - n * digamma(b) - _dot(ww2, inv_b[ix]),
         ])
         return ll, g * np.array([r, alpha, a, b])
 

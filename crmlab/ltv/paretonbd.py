@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, hyp2f1
 
-from crmlab.ltv._base import BaseFitter, _unit_days, rfm_columns, unique_rows
+from crmlab.ltv._base import BaseFitter, _dot, _unit_days, rfm_columns, unique_rows
 
 __all__ = ["ParetoNBDFitter", "pareto_nbd_loglik_exact"]
 
@@ -92,7 +92,7 @@ class ParetoNBDFitter(BaseFitter):
         self._optimise((ux, utx, ut), w)
         exact = pareto_nbd_loglik_exact(self.params_, ux, utx, ut)
         self.log_likelihood_quadrature_ = self.log_likelihood_
-        self.log_likelihood_ = float(np.dot(w, exact))
+        self.log_likelihood_ = float(_dot(w, exact))
         return self
 
     def _start(self, data, w):
