@@ -317,3 +317,15 @@ def test_sequential_looks_on_accumulating_campaign_data():
     assert res.stop and res.stopped_at <= 3 and z[res.stopped_at - 1] >= design.boundaries[
         res.stopped_at - 1]
     assert "Stop at look" in res.reading
+
+
+def test_balance_missing_covariate_values_are_excluded_per_covariate():
+    rng = np.random.default_rng(10)
+    df = pd.DataFrame({"arm": np.repeat(["c", "t"], 500), "age": rng.normal(40, 10, 1000),
+                       "channel": rng.choice(["web", "phone"], 1000)})
+    df.loc[:9, "age"] = np.nan
+    df.loc[990:, "channel"] = None
+    b = abtest.balance(df, "arm", ["age", "channel"], "c")
+    f = b.to_frame().set_index("metric")
+    assert f.loc["age", "n"] == 500 and f.loc["channel=web", "n"] == 490
+    assert b.excluded.rows.tolist() == [10, 10]

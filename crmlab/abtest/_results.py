@@ -236,7 +236,8 @@ def _to_pandas(df, columns: list[str], table: str) -> pd.DataFrame:
 
 
 def prepare(df, arm: str, outcomes: Iterable[str], control, *, arms: Iterable | None = None,
-            table: str = "experiment", extra: Iterable[str] = ()) -> Prepared:
+            table: str = "experiment", extra: Iterable[str] = (),
+            drop_missing_extra: bool = True) -> Prepared:
     """Validate an experiment table and drop (and count) unusable rows.
 
     - ``arm`` and every outcome column must exist (``DataContractError`` otherwise);
@@ -244,7 +245,8 @@ def prepare(df, arm: str, outcomes: Iterable[str], control, *, arms: Iterable | 
     - an arm listed in ``arms`` (or an unused category of a categorical ``arm`` column) with no
       customers is an error;
     - rows with a missing arm label or a missing (NaN) outcome are excluded, counted by reason
-      and arm, and reported in the notes.
+      and arm, and reported in the notes (numeric ``extra`` columns too, unless
+      ``drop_missing_extra`` is False).
     """
     outcomes = list(outcomes)
     extra = [c for c in extra if c not in outcomes and c != arm]
@@ -288,7 +290,7 @@ def prepare(df, arm: str, outcomes: Iterable[str], control, *, arms: Iterable | 
     if not treatments:
         raise DataContractError(table, arm, f"only the control arm {control!r} is present; "
                                 "nothing to compare", n_total)
-    for col in outcomes + extra:
+    for col in outcomes + (extra if drop_missing_extra else []):
         if not (pd.api.types.is_numeric_dtype(d[col]) or pd.api.types.is_bool_dtype(d[col])):
             if col in outcomes:
                 raise DataContractError(table, col, f"outcome must be numeric, got dtype "

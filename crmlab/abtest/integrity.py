@@ -155,7 +155,8 @@ def balance(df, arm: str, covariates, control, *, threshold: float = SMD_THRESHO
     0.034
     """
     covariates = list(covariates)
-    prep = prepare(df, arm, [], control, table=table, extra=covariates)
+    prep = prepare(df, arm, [], control, table=table, extra=covariates,
+                   drop_missing_extra=False)
     d = prep.data
     rows = []
     for cov in covariates:
@@ -163,8 +164,15 @@ def balance(df, arm: str, covariates, control, *, threshold: float = SMD_THRESHO
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             parts = {cov: col.astype(float)}
         else:
-            parts = {f"{cov}={lvl}": (col == lvl).astype(float) for lvl in sorted(
-                col.dropna().unique(), key=str)}
+            parts = {f"{cov}={lvl}": (col == lvl).astype(float).where(col.notna())
+                     for lvl in sorted(col.dropna().unique(), key=str)}
+        n_missing = int(col.isna().sum())
+        if n_missing:
+            prep.notes.append(f"{cov}: {n_missing:,} rows with a missing value left out of its "
+                              "balance check")
+            prep.excluded = pd.concat([prep.excluded, pd.DataFrame(
+                [{"reason": f"missing {cov} (balance of {cov} only)", "arm": None,
+                  "rows": n_missing}])], ignore_index=True)
         for name, x in parts.items():
             ok = x.notna()
             xc = x[ok & (d["_arm"] == control)]
