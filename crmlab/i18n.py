@@ -172,6 +172,19 @@ TEXTS: dict[str, dict[str, str]] = {
               "({ci}).",
         "ko": "{arm}: 발송 {sends:,}건에 총비용 {cost}; 기간 증분 매출 {rev}, 증분 마진 "
               "{margin}, 투자수익률 {roi}({ci})."},
+    "report.econ_free": {
+        "en": "{arm}: {sends:,} sends cost nothing; the incremental revenue over the horizon is "
+              "{rev} and the incremental margin {margin}.",
+        "ko": "{arm}: 발송 {sends:,}건의 비용은 없으며 기간 증분 매출 {rev}, 증분 마진 "
+              "{margin}입니다."},
+    "report.guard_note": {
+        "en": "The holdout receives no message, so unsubscribes are compared with its zero "
+              "rate; the block rate (sends not delivered) is compared with the channel's usual "
+              "rate on other campaigns' sends, and is not judged when the data hold too few "
+              "of them.",
+        "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고, 차단(미도달)률은 같은 "
+              "채널의 다른 캠페인 발송에서의 평소 비율과 비교합니다. 비교할 발송이 부족하면 "
+              "판정하지 않습니다."},
     "report.km_caption": {
         "en": "Share of customers not yet churned (churn = {C} days without a purchase), by arm.",
         "ko": "군별 이탈하지 않은 고객 비율(이탈 = {C}일간 구매 없음)."},

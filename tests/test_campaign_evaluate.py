@@ -22,7 +22,8 @@ START, OBS_END = pd.Timestamp("2024-03-01"), pd.Timestamp("2025-03-01")
 
 
 def write_shop(path, n=4000, seed=0, conv_c=0.05, conv_lift=0.05, holdout=0.3,
-               block_p=0.0, unsub_p=0.0, control_share_actual=None, arms=("treatment",)):
+               block_p=0.0, unsub_p=0.0, control_share_actual=None, arms=("treatment",),
+               baseline_block_p=None):
     rng = np.random.default_rng(seed)
     cid = np.array([f"cust-{i:05d}" for i in range(n)])
     share = holdout if control_share_actual is None else control_share_actual
@@ -66,6 +67,21 @@ def write_shop(path, n=4000, seed=0, conv_c=0.05, conv_lift=0.05, holdout=0.3,
         "campaign_id": ["c1"], "name": ["Spring win-back"], "scenario": ["winback"],
         "channel": ["sms"], "cost_per_send": [15.0], "start_ts": [START],
         "end_ts": [START + pd.Timedelta(days=6)], "holdout_share": [holdout]})
+    if baseline_block_p is not None:
+        # an earlier SMS campaign to everyone (10% holdout): the channel's usual block rate
+        t0 = START - pd.Timedelta(days=60) + pd.Timedelta(hours=11)
+        treated0 = rng.random(n) >= 0.1
+        assignments = pd.concat([assignments, pd.DataFrame({
+            "campaign_id": "c0", "customer_id": cid, "arm": np.where(treated0, "t", "control"),
+            "assigned_ts": t0, "sent_ts": pd.Series(t0, index=range(n)).where(treated0, nat),
+            "delivered": pd.array(np.where(treated0, rng.random(n) >= baseline_block_p, pd.NA),
+                                  dtype="boolean"),
+            "opened_ts": nat, "clicked_ts": nat, "unsubscribed_ts": nat,
+            "coupon_cost": np.nan})], ignore_index=True)
+        campaigns = pd.concat([campaigns, pd.DataFrame({
+            "campaign_id": ["c0"], "name": ["Earlier SMS"], "scenario": ["custom"],
+            "channel": ["sms"], "cost_per_send": [15.0], "start_ts": [t0],
+            "end_ts": [t0 + pd.Timedelta(days=1)], "holdout_share": [0.1]})], ignore_index=True)
     path.mkdir(parents=True, exist_ok=True)
     for name, df in dict(customers=customers, orders=orders, assignments=assignments,
                          campaigns=campaigns).items():
@@ -158,10 +174,26 @@ def test_reproducible(shop, ev):
 
 
 def test_guardrail_breach_stops_and_srm_makes_it_inconclusive(tmp_path):
-    data = crmlab.load(write_shop(tmp_path / "b", n=3000, seed=3, block_p=0.05))
+    # unsubscribes: compared with the holdout (zero: it receives nothing)
+    data = crmlab.load(write_shop(tmp_path / "u", n=3000, seed=3, unsub_p=0.03))
     e = evaluate(data, spec(segments=[]))
-    g = e.guardrails.set_index("metric").loc["block_rate"]
-    assert g["breached"] and g["value"] == pytest.approx(0.05, abs=0.015)
+    g = e.guardrails.set_index("metric").loc["unsubscribe_rate"]
+    assert g["breached"] and g["value"] == pytest.approx(0.03, abs=0.01)
+    assert g["control_value"] == 0 and g["ci_low"] > 0.005
+    assert e.verdict.decision == "stop"
+    assert any("unsubscribe rate" in r for r in e.verdict.reasons)
+    # blocks: there is no earlier send on the channel -> reported, not judged
+    b = e.guardrails.set_index("metric").loc["block_rate"]
+    assert not b["breached"] and np.isnan(b["abs_lift"])
+    assert any("block_rate: the holdout receives no message" in n for n in e.notes)
+    # blocks against the channel's usual rate on an earlier campaign (1%): 5% is a clear breach
+    data = crmlab.load(write_shop(tmp_path / "b", n=3000, seed=3, block_p=0.05,
+                                  baseline_block_p=0.01))
+    e = evaluate(data, spec(segments=[]))
+    b = e.guardrails.set_index("metric").loc["block_rate"]
+    assert b["control_value"] == pytest.approx(0.01, abs=0.006)
+    assert b["value"] == pytest.approx(0.05, abs=0.015) and b["breached"]
+    assert b["ci_low"] > 0.005
     assert e.verdict.decision == "stop"
     assert any("block rate" in r for r in e.verdict.reasons)
     data = crmlab.load(write_shop(tmp_path / "s", n=3000, seed=4, control_share_actual=0.4))

@@ -594,10 +594,19 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         col = GUARDRAIL_COLUMNS.get(g)
         if col is None:
             raise ValueError(f"guardrail {g!r}: unknown; allowed: {sorted(GUARDRAIL_COLUMNS)}")
-        for r in _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g):
-            r.update(threshold=thr, breached=bool(r["abs_lift"] > thr))
+        if g == "block_rate" and int(table.loc[table["arm"] == CONTROL, "sent"].sum()) == 0:
+            rows, note = _block_rate_rows(data, info, table, treatments, arm_alpha, obs_end)
+            if note:
+                notes.append(note)
+        else:
+            rows = _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g)
+            for r in rows:
+                r["baseline"] = "control"
+        for r in rows:
+            r.update(threshold=thr,
+                     breached=bool(np.isfinite(r["abs_lift"]) and r["abs_lift"] > thr))
             g_rows.append(r)
-    guardrails = _frame(g_rows, ["control_n", "threshold", "breached"])
+    guardrails = _frame(g_rows, ["control_n", "threshold", "breached", "baseline"])
     funnel = _funnel(table, arms)
 
     # ---- economics ---------------------------------------------------------------------------
@@ -648,6 +657,59 @@ def _survival(data, s: _Spec, obs_end) -> pd.DataFrame:
     st = survival_table(data.orders, obs_end, churn_after_days=s.churn_after_days,
                         start="assignment", assignments=a, horizon_days=s.horizon_days)
     return st.reset_index()[["customer_id", "arm", "duration", "churned"]]
+
+
+MIN_BASELINE_SENDS = 100
+
+
+def _block_rate_rows(data, info: CampaignInfo, table, treatments, alpha, obs_end):
+    """Block rate (sends not delivered) when the holdout received no message.
+
+    The holdout's block rate is then undefined, not zero: non-delivery (invalid numbers, expired
+    push tokens, customers who blocked the sender) exists only where something is sent. The
+    arm's block rate among its sends is compared with the same channel's block rate on every
+    other campaign's sends in the observed period (the channel's usual rate). Without at least
+    ``MIN_BASELINE_SENDS`` such sends the guardrail is reported but not judged.
+    """
+    import ibis
+
+    a, c = data.assignments, data.campaigns
+    cols = set(a.columns)
+    base_x = base_n = 0
+    if {"sent_ts", "delivered"} <= cols:
+        obs = ibis.literal(pd.Timestamp(obs_end).to_pydatetime())
+        other = c.filter((c.channel == info.channel) & (c.campaign_id != info.campaign_id))
+        j = a.join(other.select("campaign_id"), "campaign_id")
+        j = j.filter(j.sent_ts.notnull() & (j.sent_ts < obs))
+        agg = j.aggregate(n=j.count(), x=(~j.delivered.fill_null(False)).cast("int64").sum())
+        res = agg.to_pandas().iloc[0]
+        base_n, base_x = int(res["n"] or 0), int(res["x"] or 0)
+    rows = []
+    sent = table[table["sent"] == 1]
+    for arm in treatments:
+        g = sent[sent["arm"] == arm]
+        n, x = len(g), int(g["blocked"].sum())
+        row = dict(metric="block_rate", arm=arm, n=n, control_n=base_n,
+                   value=x / n if n else np.nan, control_value=np.nan, abs_lift=np.nan,
+                   rel_lift=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                   method="share of sends not delivered", baseline="none")
+        if n and base_n >= MIN_BASELINE_SENDS:
+            from crmlab.abtest import proportions_from_counts
+            f = proportions_from_counts({"channel": base_x, arm: x}, {"channel": base_n, arm: n},
+                                        "channel", alpha=alpha, metric="block_rate").to_frame()
+            f = f.iloc[0]
+            row.update(control_value=f["control_value"], abs_lift=f["abs_lift"],
+                       rel_lift=f["rel_lift"], ci_low=f["ci_low"], ci_high=f["ci_high"],
+                       p_value=f["p_value"], baseline=f"channel {info.channel}",
+                       method=f"{f['method']}; baseline: other campaigns' sends on "
+                              f"{info.channel}")
+        rows.append(row)
+    note = None
+    if base_n < MIN_BASELINE_SENDS:
+        note = (f"block_rate: the holdout receives no message and the data hold {base_n} sends "
+                f"of other campaigns on {info.channel} (fewer than {MIN_BASELINE_SENDS}); the "
+                "block rate is reported but not judged against its threshold")
+    return rows, note
 
 
 def _conv_lifts(table, treatments) -> dict:

@@ -246,7 +246,7 @@ def long_term_rates_table(ev: CampaignEvaluation) -> pd.DataFrame:
 
 def guardrails(ev: CampaignEvaluation) -> str:
     lang = ev.lang
-    return f"## {i18n.t('report.h.guardrails', lang)}"
+    return f"## {i18n.t('report.h.guardrails', lang)}\n\n{i18n.t('report.guard_note', lang)}"
 
 
 def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
@@ -254,7 +254,9 @@ def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
     t = _lift_table(ev, ev.guardrails)
     if len(t):
         t[_c("threshold", lang)] = [i18n.pp(v, lang=lang) for v in ev.guardrails["threshold"]]
-        t[_c("breached", lang)] = ["⚠" if b else "✓" for b in ev.guardrails["breached"]]
+        t[_c("breached", lang)] = [
+            "—" if not np.isfinite(lift) else ("⚠" if b else "✓")
+            for b, lift in zip(ev.guardrails["breached"], ev.guardrails["abs_lift"].astype(float))]
     return t
 
 
@@ -273,6 +275,12 @@ def economics(ev: CampaignEvaluation) -> str:
     out = [f"## {i18n.t('report.h.economics', lang)}"]
     m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
     for _, r in ev.economics.iterrows():
+        if not r["total_cost"] > 0:
+            out.append("- " + i18n.t(
+                "report.econ_free", lang, arm=r["arm"], sends=int(r["sends"]),
+                rev=i18n.money(r["incremental_revenue"], ev.currency, True),
+                margin=i18n.money(r["incremental_margin"], ev.currency, True)))
+            continue
         out.append("- " + i18n.t(
             "report.econ_sentence", lang, arm=r["arm"], sends=int(r["sends"]),
             cost=m(r["total_cost"]), rev=i18n.money(r["incremental_revenue"], ev.currency, True),
