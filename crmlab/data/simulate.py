@@ -43,7 +43,7 @@ from crmlab.data._sim_core import (
     piecewise_cumulative, piecewise_inverse, ragged_points, to_seconds, window_any, window_sum,
 )
 
-__all__ = ["simulate", "simulate_shop", "SimulatedShop"]
+__all__ = ["simulate", "simulate_shop", "write_shop", "SimulatedShop"]
 
 HOUR = 3_600
 MINUTE = 60
@@ -122,7 +122,15 @@ def simulate(out_dir, n_customers: int = 50_000, months: int = 24, seed: int = 0
 
 
 def write_shop(shop: SimulatedShop, out_dir) -> None:
-    """Write a :class:`SimulatedShop` as parquet + JSON with fixed, reproducible settings."""
+    """Write a :class:`SimulatedShop` as parquet + JSON with fixed, reproducible settings.
+
+    Each file is written to a hidden temporary name and renamed into place.
+
+    Examples
+    --------
+    >>> shop = simulate_shop(n_customers=2000, seed=3)      # doctest: +SKIP
+    >>> write_shop(shop, "/tmp/shop")                        # doctest: +SKIP
+    """
     out = Path(out_dir)
     for name, df in shop.tables.items():
         table = _to_arrow(name, df)
@@ -140,6 +148,10 @@ def write_shop(shop: SimulatedShop, out_dir) -> None:
 def simulate_shop(n_customers: int = 50_000, months: int = 24, seed: int = 0,
                   start: str = "2024-01-01") -> SimulatedShop:
     """Simulate the shop in memory (what :func:`simulate` writes).
+
+    Same parameters as :func:`simulate`. Returns a :class:`SimulatedShop`, whose
+    ``potential_outcomes`` hold every assigned customer's outcomes under every arm (the
+    ground truth's raw material).
 
     Examples
     --------

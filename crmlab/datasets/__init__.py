@@ -203,7 +203,7 @@ def _complete(d: Path, n: int, seed: int) -> bool:
 def demo_data(n_customers: int | None = None, seed: int = 0, path=None):
     """The simulated demo shop, loaded: a :class:`crmlab.CRMData`.
 
-    Simulates the shop on first use (about 20 s for 50,000 customers) and reads it from the
+    Simulates the shop on first use (about 10 s of CPU for 50,000 customers) and reads it from the
     cache afterwards; see :func:`demo_data_dir` for the size and the cache location. The known
     true campaign effects are in ``ground_truth.json`` beside the tables.
 
