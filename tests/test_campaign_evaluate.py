@@ -304,3 +304,25 @@ def test_sequential_design_judges_the_primary_at_the_final_boundary(shop, ev):
     assert p1["abs_lift"] == pytest.approx(p0["abs_lift"])
     assert p1["ci_low"] < p0["ci_low"] and p1["ci_high"] > p0["ci_high"]
     assert any("sequential design with 3 looks" in n for n in seq.notes)
+
+
+def test_segment_labels_never_read_past_the_assignment(shop, monkeypatch):
+    from crmlab.campaign import evaluation
+    from crmlab.campaign.table import campaign_table
+
+    table = campaign_table(shop, "c1")
+    calls = []
+    real = evaluation.segment_labels
+
+    def spy(data, as_of, segments, customer_ids=None):
+        calls.append((pd.Timestamp(as_of), list(customer_ids)))
+        return real(data, as_of, segments, customer_ids)
+
+    monkeypatch.setattr(evaluation, "segment_labels", spy)
+    labels, _ = evaluation.segment_labels_at_assignment(shop, table, ["region"], period_days=2)
+    assigned = table.set_index("customer_id")["assigned_ts"]
+    assert len(calls) >= 2                      # several assignment periods
+    for as_of, ids in calls:
+        assert (assigned.loc[ids] >= as_of).all()
+        assert (assigned.loc[ids] - as_of).max() < pd.Timedelta(days=2)
+    assert sorted(labels.index) == sorted(table["customer_id"])
