@@ -326,3 +326,14 @@ def test_mask_and_window_paths_agree(monkeypatch):
     pd.testing.assert_frame_equal(fast_d.table, slow_d.table)
     assert fast_d.table["customers"].sum() > 0
     assert fast.n_customers == o.loc[o.amount > 0, "customer_id"].nunique() == 2349
+
+
+def test_results_render_and_convert():
+    objs = [C.retention_matrix(RET_ORDERS, observation_end=END),
+            C.ltv_curves(LTV_ORDERS, observation_end="2024-04-01"),
+            C.repurchase_rate(REP_ORDERS, 30, observation_end="2024-04-10")]
+    for r in objs:
+        html = r._repr_html_()
+        assert html.startswith("<h4>") and r.reading in html
+        assert r.to_frame().equals(r.table) and r.to_frame() is not r.table
+    assert "Excluded rows" in objs[0]._repr_html_()

@@ -316,3 +316,13 @@ def test_segment_figures():
     bars = P.stage_sizes(st).axes[0].patches
     assert [int(b.get_height()) for b in bars if b.get_height() > 0] == [1, 1, 2, 3, 2, 2, 1]
     plt.close("all")
+
+
+def test_results_render_and_convert():
+    res = S.rfm_scores(SUMMARY)
+    st = S.lifecycle_stages(_shop(), AS_OF, vip_top_share=None)
+    flow = S.stage_flow(_shop(), "2024-04-01", AS_OF, vip_top_share=None)
+    for r in (res, st, flow):
+        assert r.reading in r._repr_html_() and r.reading in repr(r)
+    assert res.to_frame().equals(res.table) and st.to_frame().equals(st.table)
+    assert "Excluded rows" in st._repr_html_()
