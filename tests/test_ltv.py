@@ -370,3 +370,13 @@ def test_first_purchase_on_the_last_day_carries_no_information():
         pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="T = 0 with repeat purchases"):
         BetaGeoFitter().fit([1, 0], [0, 0], [0, 5])
+
+
+def test_warm_start_on_large_inputs_reaches_the_same_optimum():
+    # above 20,000 distinct histories the optimiser starts from a fit on a seeded subset
+    x, tx, T = _simulate_bgnbd(30_000, 0.5, 5.0, 0.8, 2.5, rng=np.random.default_rng(21))
+    warm = BetaGeoFitter().fit(x, tx, T)
+    assert warm.n_unique_rows_ > 20_000
+    cold = BetaGeoFitter(initial_params=dict(r=1.0, alpha=1.0, a=1.0, b=3.0)).fit(x, tx, T)
+    np.testing.assert_allclose(warm.params_, cold.params_, rtol=1e-5)
+    assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, abs=1e-6)

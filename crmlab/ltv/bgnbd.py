@@ -51,8 +51,12 @@ class BetaGeoFitter(BaseFitter):
         self.unit_days_ = unit_days if unit_days is not None else _unit_days(frequency)
         x, tx, t = rfm_columns(frequency, recency, T, self._model_name)
         (ux, utx, ut), w, _ = unique_rows(x, tx, t, weights=weights)
-        self._optimise((ux, utx, ut, value_index(ux), value_index(utx), value_index(ut)), w)
+        self._optimise(self._prepare((ux, utx, ut)), w)
         return self
+
+    def _prepare(self, cols):
+        x, tx, t = cols
+        return (x, tx, t, value_index(x), value_index(tx), value_index(t))
 
     def _start(self, data, w):
         x, tx, t = data[:3]
