@@ -483,3 +483,51 @@ def test_campaign_triggers_are_visible_in_the_data(files):
         (bd.dt.day.to_numpy() == g.assigned_ts.dt.day.to_numpy())
         | ((bd.dt.month.to_numpy() == 2) & (bd.dt.day.to_numpy() == 29)))
     assert same.all()
+
+
+# ------------------------------------------------------------------------------ mechanics
+
+
+def test_diurnal_warp_round_trips_and_follows_the_hourly_weights():
+    from crmlab.data._sim_core import HOURLY_WEIGHTS, DiurnalWarp
+
+    w = DiurnalWarp()
+    x = np.random.default_rng(0).uniform(0, 30, 200_000)
+    wall = w.to_wall(x)
+    np.testing.assert_allclose(w.to_model(wall), x, atol=1e-9)
+    assert (np.floor(wall) == np.floor(x)).all()            # never leaves its day
+    hours = np.floor((wall % 1) * 24).astype(int)
+    share = np.bincount(hours, minlength=24) / len(hours)
+    np.testing.assert_allclose(share, HOURLY_WEIGHTS / HOURLY_WEIGHTS.sum(), atol=0.004)
+
+
+def test_ragged_points_are_a_unit_poisson_process():
+    from scipy import stats
+
+    from crmlab.data._sim_core import ragged_points
+
+    caps = np.full(20_000, 4.0)
+    ptr, vals = ragged_points(np.random.default_rng(1), caps)
+    counts = np.diff(ptr)
+    assert abs(counts.mean() - 4.0) < 4 * np.sqrt(4.0 / len(caps))
+    assert abs(counts.var() - 4.0) < 0.2                     # Poisson: variance = mean
+    owner = np.repeat(np.arange(len(caps)), counts)
+    assert (np.diff(vals)[owner[1:] == owner[:-1]] > 0).all()  # sorted within each owner
+    assert stats.kstest(vals / 4.0, "uniform").pvalue > 0.001
+
+
+def test_piecewise_inverse_matches_numerical_integration():
+    from crmlab.data._sim_core import piecewise_cumulative, piecewise_inverse
+
+    bounds = np.array([[0.0, 2.0, 5.0, 1e9], [1.0, 1.0, 3.0, 1e9]])
+    rates = np.array([[0.5, 2.0, 1.0], [9.0, 0.25, 3.0]])
+    cum = piecewise_cumulative(bounds, rates)
+    owner = np.array([0, 0, 0, 1, 1])
+    target = np.array([0.5, 1.0, 7.5, 0.4, 2.0])
+    t = piecewise_inverse(bounds, rates, cum, owner, target)
+    grid = np.linspace(0, 20, 2_000_001)
+    for o, tg, ti in zip(owner, target, t):
+        rate = np.select([grid < bounds[o, 1], grid < bounds[o, 2]], rates[o, :2], rates[o, 2])
+        rate = np.where(grid < bounds[o, 0], 0.0, rate)
+        integral = np.concatenate([[0], np.cumsum(rate[:-1] * np.diff(grid))])
+        assert ti == pytest.approx(np.interp(tg, integral, grid), abs=1e-4)
