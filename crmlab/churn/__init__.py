@@ -16,6 +16,7 @@ from crmlab.churn.km import (KaplanMeierResult, LogRankResult, RMSTResult,
                              survival_difference)
 from crmlab.churn.ltv import SurvivalLTVResult, spend_rate, survival_ltv
 from crmlab.churn.model import RISK_TIERS, ChurnEvaluation, ChurnModel, evaluate_churn_model
+from crmlab.churn.risk import declared_churn_risk
 from crmlab.churn.table import (COVARIATE_GROUPS, churn_covariates, excluded_rows,
                                 repurchase_table, resolve_censoring, survival_table)
 
@@ -24,6 +25,6 @@ __all__ = [
     "churn_covariates", "excluded_rows", "resolve_censoring",
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "survival_difference",
     "SurvivalDifferenceResult", "rmst", "RMSTResult",
-    "ChurnModel", "RISK_TIERS", "evaluate_churn_model", "ChurnEvaluation",
+    "ChurnModel", "RISK_TIERS", "declared_churn_risk", "evaluate_churn_model", "ChurnEvaluation",
     "spend_rate", "survival_ltv", "SurvivalLTVResult",
 ]
