@@ -553,8 +553,13 @@ def _conform(raw: Table, spec: TableSpec, csv: bool) -> Table:
         if col not in conv and _is_tz_aware(schema[col]):
             conv[col] = raw[col].cast(_TSTZ).cast(_TS)
 
-    # null / allowed-value counts of the converted columns ride along in the same scan
+    # null / allowed-value counts of the converted columns ride along in the same scan, and so
+    # does the distinct count of a single-column key (duplicates are then listed only if any)
     stats.update(_value_stats({**{c: raw[c] for c in cols}, **conv}, spec))
+    if len(spec.key) == 1:
+        key = conv.get(spec.key[0], raw[spec.key[0]])
+        stats["__key_count"] = key.count()
+        stats["__key_distinct"] = key.nunique()
     res = raw.aggregate(**stats).to_pandas().iloc[0].to_dict() if stats else {}
     res = {k: 0 if pd.isna(v) else int(v) for k, v in res.items()}  # sums over 0 rows are null
     for col, has_off, off in tz_cols:
@@ -701,6 +706,8 @@ def _check_values(t: Table, spec: TableSpec, res) -> None:
                                     _examples(vals, [c.name]))
     if spec.key:
         k = list(spec.key)
+        if "__key_distinct" in res and res["__key_distinct"] == res["__key_count"]:
+            return  # a single-column key whose distinct count (same scan as above) says unique
         dups = t.group_by(k).aggregate(__n=_.count()).filter(_.__n > 1)
         r = dups.aggregate(groups=_.count(), rows=_.__n.sum()).to_pandas().iloc[0]
         if int(r["groups"]):
