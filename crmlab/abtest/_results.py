@@ -328,7 +328,7 @@ def warn_small(counts: dict, table: str, what: str = "an exact method is used") 
     return [msg]
 
 
-def frame(rows: list[dict], extra_cols: Iterable[str] = ()) -> pd.DataFrame:
+def frame(rows, extra_cols: Iterable[str] = ()) -> pd.DataFrame:
     """Build a tidy result frame with the standard columns first."""
     t = pd.DataFrame(rows)
     for c in COLUMNS:

@@ -26,8 +26,10 @@ def _sums(codes: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
 
 
 def _welch_rows(n, mean, var, ci, ti, alpha):
+    """Welch for each treatment column ``ti`` vs control column ``ci`` (last axis = arms)."""
     from crmlab.abtest.means import welch
-    return welch(mean[ti], var[ti], n[ti], mean[ci], var[ci], n[ci], alpha)
+    return welch(mean[..., ti], var[..., ti], n[..., ti], mean[..., [ci]], var[..., [ci]],
+                 n[..., [ci]], alpha)
 
 
 def _moments(codes, k, y, x=None):
@@ -121,7 +123,9 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
         notes.append(f"{int(no_arm.sum()):,} rows with a missing {arm} excluded")
     notes += warn_small(dict(zip(uniques, np.bincount(codes_all[~no_arm], minlength=k))), table,
                         "Welch intervals may be inaccurate (use means() for exact tests)")
-    rows = []
+    # per-arm moments of every metric (a few bincount passes each), then one vectorised
+    # Welch computation over all metrics x arms
+    names, covs, N, M, V, MA, VA, TH = [], [], [], [], [], [], [], []
     for m, cov in spec.items():
         y = df[m].to_numpy(dtype=float)
         x = df[cov].to_numpy(dtype=float) if cov else None
@@ -138,28 +142,36 @@ def battery(df, arm: str, metrics, control, *, alpha: float = 0.05,
             y, codes = y[ok], codes_all[ok]
             x = x[ok] if x is not None else None
         st = _moments(codes, k, y, x)
-        n, mean, var = st["n"], st["mean"], st["var"]
-        diff, se, dfree, p, lo, hi = _welch_rows(n, mean, var, ci, tis, alpha)
-        raw = (diff, lo, hi)
-        theta, vr = np.nan, np.full(len(tis), np.nan)
-        if x is not None:
-            theta = st["theta"]
-            diff, se2, dfree, p, lo, hi = _welch_rows(n, st["adj_mean"], st["adj_var"], ci, tis,
-                                                      alpha)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                vr = 1 - se2 ** 2 / se ** 2
-            se = se2
-        for j, ti in enumerate(tis):
-            rows.append({
-                "metric": m, "arm": uniques[ti], "n": int(n[ti]), "value": mean[ti],
-                "control_value": mean[ci], "abs_lift": float(diff[j]),
-                "rel_lift": float(diff[j] / mean[ci]) if mean[ci] != 0 else np.nan,
-                "ci_low": float(lo[j]), "ci_high": float(hi[j]), "p_value": float(p[j]),
-                "method": (f"CUPED on {cov} + Welch" if cov else "Welch t-test"),
-                "se": float(se[j]), "covariate": cov, "theta": theta,
-                "variance_reduction": float(vr[j]), "unadjusted_abs_lift": float(raw[0][j]),
-                "unadjusted_ci_low": float(raw[1][j]), "unadjusted_ci_high": float(raw[2][j]),
-                "control_n": int(n[ci]), "scale": "mean"})
+        names.append(m)
+        covs.append(cov)
+        N.append(st["n"])
+        M.append(st["mean"])
+        V.append(st["var"])
+        MA.append(st.get("adj_mean", st["mean"]))
+        VA.append(st.get("adj_var", st["var"]))
+        TH.append(st.get("theta", np.nan))
+    N, M, V, MA, VA = (np.vstack(a) for a in (N, M, V, MA, VA))
+    has_cov = np.array([c is not None for c in covs])[:, None]
+    raw = _welch_rows(N, M, V, ci, tis, alpha)              # arrays (metrics, treatments)
+    adj = _welch_rows(N, MA, VA, ci, tis, alpha)
+    diff, se, dfree, p, lo, hi = (np.where(has_cov, a, r) for a, r in zip(adj, raw))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vr = np.where(has_cov, 1 - adj[1] ** 2 / raw[1] ** 2, np.nan)
+        rel = np.where(M[:, [ci]] != 0, diff / M[:, [ci]], np.nan)
+    n_m, n_t = len(names), len(tis)
+    rows = {
+        "metric": np.repeat(names, n_t), "arm": np.tile([uniques[i] for i in tis], n_m),
+        "n": N[:, tis].astype(int).ravel(), "value": M[:, tis].ravel(),
+        "control_value": np.repeat(M[:, ci], n_t), "abs_lift": diff.ravel(),
+        "rel_lift": rel.ravel(), "ci_low": lo.ravel(), "ci_high": hi.ravel(),
+        "p_value": p.ravel(),
+        "method": np.repeat([f"CUPED on {c} + Welch" if c else "Welch t-test" for c in covs],
+                            n_t),
+        "se": se.ravel(), "covariate": np.repeat(np.array(covs, dtype=object), n_t),
+        "theta": np.repeat(TH, n_t), "variance_reduction": vr.ravel(),
+        "unadjusted_abs_lift": raw[0].ravel(), "unadjusted_ci_low": raw[4].ravel(),
+        "unadjusted_ci_high": raw[5].ravel(), "control_n": np.repeat(N[:, ci].astype(int), n_t),
+        "scale": "mean"}
     t = frame(rows)
     exc = pd.DataFrame(excluded, columns=["reason", "arm", "rows"])
     return ABResult(t, ", ".join(spec), "difference in means per metric (Welch); CUPED with the "
