@@ -329,3 +329,17 @@ def test_balance_missing_covariate_values_are_excluded_per_covariate():
     f = b.to_frame().set_index("metric")
     assert f.loc["age", "n"] == 500 and f.loc["channel=web", "n"] == 490
     assert b.excluded.rows.tolist() == [10, 10]
+
+
+def test_design_functions_invert_each_other():
+    n = abtest.sample_size_proportions(0.05, 0.045, ratio=4, alternative="one-sided")
+    assert abtest.power_proportions(0.05, 0.045, float(n), ratio=4,
+                                    alternative="one-sided") == pytest.approx(0.8, abs=1e-9)
+    m = abtest.mde_proportions(0.05, float(n), ratio=4, alternative="one-sided",
+                               direction="decrease")
+    assert m.p_treatment == pytest.approx(0.045, abs=1e-7) and float(m) < 0
+    d = abtest.mde_means(12.0, 5000, ratio=9)
+    assert abtest.sample_size_means(float(d), 12.0, ratio=9) == pytest.approx(5000, rel=1e-6)
+    ev = abtest.sample_size_survival(0.8, power=0.9, ratio=3, event_probability=0.5)
+    assert abtest.power_survival(0.8, float(ev), ratio=3) == pytest.approx(0.9, abs=1e-9)
+    assert ev.n_total == pytest.approx(2 * float(ev))
