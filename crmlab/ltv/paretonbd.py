@@ -118,29 +118,24 @@ class ParetoNBDFitter(BaseFitter):
         nodes, log_weights = _rule(0.0)
         # u for moderate k and hypergeometric argument z = |α-β|/(m+t_x) away from 1
         big = (k > _K_SWITCH) | (abs(alpha - beta) / m0 > _Z_SWITCH)
-        la = np.empty((len(x), len(nodes)))
-        lb = np.empty_like(la)
-        log_w = np.empty_like(la)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # u-variable: τ = m0/u - m, dτ = m0 u^-2 du, u in [m0/(m+T), 1]
-            sm = ~big
-            u0 = m0[sm] / (m + t[sm])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # u-variable (all rows; the others are overwritten below):
+            # τ = m0/u - m, dτ = m0 u^-2 du, u in [m0/(m+T), 1]
+            u0 = m0 / (m + t)
             half = 0.5 * (1.0 - u0)
             u = u0[:, None] + half[:, None] * (nodes[None, :] + 1.0)
-            log_mt = np.log(m0[sm])[:, None] - np.log(u)               # log(m+τ)
-            tau = np.exp(log_mt) - m
-            la_s, lb_s = _logs(alpha, beta, m, tau, log_mt)
-            la[sm], lb[sm] = la_s, lb_s
-            log_w[sm] = (np.log(half)[:, None] + log_weights[None, :] + np.log(m0[sm])[:, None]
-                         - 2 * np.log(u) - (r + x[sm])[:, None] * la_s - (s + 1) * lb_s)
+            log_m0 = np.log(m0)
+            log_mt = log_m0[:, None] - np.log(u)                        # log(m+τ)
+            la, lb = _logs(alpha, beta, m, np.exp(log_mt) - m, log_mt)
+            log_w = ((np.log(half) - log_m0)[:, None] + log_weights[None, :] + 2 * log_mt
+                     - (r + x)[:, None] * la - (s + 1) * lb)
             if big.any():
                 # w-variable: w = 1 - u^k in [0, 1 - u0^k]
                 kb, m0b = k[big], m0[big]
                 wmax = -np.expm1(-kb * np.log((m + t[big]) / m0b))
                 w = 0.5 * wmax[:, None] * (nodes[None, :] + 1.0)
                 log_mt = np.log(m0b)[:, None] - np.log1p(-w) / kb[:, None]
-                tau = np.exp(log_mt) - m
-                la_b, lb_b = _logs(alpha, beta, m, tau, log_mt)
+                la_b, lb_b = _logs(alpha, beta, m, np.exp(log_mt) - m, log_mt)
                 la[big], lb[big] = la_b, lb_b
                 # dτ = (m+τ)^(k+1) / (k m0^k) dw
                 log_w[big] = (np.log(0.5 * wmax)[:, None] + log_weights[None, :]
@@ -157,9 +152,13 @@ class ParetoNBDFitter(BaseFitter):
         has = np.isfinite(mx)
         mx = np.where(has, mx, 0.0)
         e = np.exp(log_w - mx[:, None])
-        tot = e.sum(axis=1)
-        log_i = np.where(has, np.log(np.where(has, tot, 1.0)) + mx, -np.inf)
-        pj = e / np.where(has, tot, 1.0)[:, None]
+        tot = np.where(has, e.sum(axis=1), 1.0)
+        log_i = np.where(has, np.log(tot) + mx, -np.inf)
+        inv_tot = np.where(has, 1.0 / tot, 0.0)
+
+        def mean(v):  # quadrature-weighted mean of v over the nodes, per row
+            return np.einsum("ij,ij->i", e, v) * inv_tot
+
         l1 = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
         l2 = np.log(s) + log_i
         lse = np.logaddexp(l1, l2)
@@ -167,11 +166,11 @@ class ParetoNBDFitter(BaseFitter):
         ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lse
         g = np.empty((4, len(x)))
         g[0] = (digamma(r + x) - digamma(r) + np.log(alpha) - q1 * np.log(alpha + t)
-                - q2 * np.einsum("ij,ij->i", pj, la))
-        g[1] = r / alpha - (r + x) * (q1 / (alpha + t) + q2 * np.einsum("ij,ij->i", pj, np.exp(-la)))
+                - q2 * mean(la))
+        g[1] = r / alpha - (r + x) * (q1 / (alpha + t) + q2 * mean(np.exp(-la)))
         g[2] = (np.log(beta) - q1 * np.log(beta + t)
-                + q2 * (1.0 / s - np.einsum("ij,ij->i", pj, lb)))
-        g[3] = s / beta - q1 * s / (beta + t) - q2 * (s + 1) * np.einsum("ij,ij->i", pj, np.exp(-lb))
+                + q2 * (1.0 / s - mean(lb)))
+        g[3] = s / beta - q1 * s / (beta + t) - q2 * (s + 1) * mean(np.exp(-lb))
         return ll, g
 
     # -- predictions ------------------------------------------------------------------------------
