@@ -533,7 +533,9 @@ def evaluate_churn_model(predicted: pd.Series, observed: pd.Series, baseline: pd
         m = (dec == k).to_numpy()
         nk = int(m.sum())
         obs = float(y[m].mean())
-        lo, hi = stats.beta.ppf([0.025, 0.975], y[m].sum() + 0.5, nk - y[m].sum() + 0.5)
+        x = y[m].sum()  # Jeffreys interval, with the usual 0 / 1 limits at x = 0 / x = n
+        lo, hi = stats.beta.ppf([0.025, 0.975], x + 0.5, nk - x + 0.5)
+        lo, hi = (0.0 if x == 0 else lo), (1.0 if x == nk else hi)
         rows.append({"decile": k + 1, "n": nk, "predicted": float(p[m].mean()),
                      "observed": obs, "ci_low": float(lo), "ci_high": float(hi)})
     cal = pd.DataFrame(rows)

@@ -151,7 +151,8 @@ def calibration_plot(evaluation, title: str | None = None, figsize=(5.5, 5.5)):
     top = float(max(cal["predicted"].max(), cal["ci_high"].max())) * 1.05
     ax.plot([0, top], [0, top], color="black", lw=0.8, ls="--", label="perfect calibration")
     ax.errorbar(cal["predicted"], cal["observed"],
-                yerr=[cal["observed"] - cal["ci_low"], cal["ci_high"] - cal["observed"]],
+                yerr=[np.clip(cal["observed"] - cal["ci_low"], 0, None),
+                      np.clip(cal["ci_high"] - cal["observed"], 0, None)],
                 fmt="o", color="#1b6ca8", capsize=3, label="deciles (observed, 95% CI)")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
