@@ -69,7 +69,7 @@ def _dirty() -> dict[str, pd.DataFrame]:
         dict(campaign_id="C3", name="broken dates", scenario="custom", channel="sms",
              cost_per_send=20.0, start_ts=TS("2024-05-10"), end_ts=TS("2024-05-01"),
              holdout_share=0.0),
-        dict(campaign_id="C4", name="planned", scenario="anniversary", channel="app_push",
+        dict(campaign_id="C4", name="planned", scenario="anniversary", channel="kakao_alimtalk",
              cost_per_send=1.0, start_ts=TS("2024-06-01"), end_ts=TS("2024-06-30"),
              holdout_share=1.2),
     ])
@@ -106,6 +106,7 @@ EXPECTED = {
     ("events", "event_ts at or after observation_end"): 1,
     ("campaigns", "end_ts before start_ts"): 1,
     ("campaigns", "holdout_share outside (0, 1)"): 2,
+    ("campaigns", "promotional scenario on kakao_alimtalk"): 1,
     ("campaigns", "campaign without assignments"): 2,
     ("assignments", "customer_id not in customers"): 1,
     ("assignments", "assigned_ts at or after observation_end"): 1,

@@ -19,6 +19,7 @@ from ibis.expr.types import Table
 
 from crmlab.data.schema import (
     ADVERTISING_CHANNELS, CHANNEL_CONSENT, CONTROL_ARM, NIGHT_END, NIGHT_START,
+    PROMOTIONAL_SCENARIOS,
 )
 
 LEDGER_COLUMNS = ["table", "check", "rows", "action"]
@@ -150,11 +151,16 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         r = batch.agg(
             camps, order=_count(camps.end_ts < camps.start_ts),
             share=_count((camps.holdout_share <= 0) | (camps.holdout_share >= 1)),
+            alimtalk=_count((camps.channel == "kakao_alimtalk")
+                            & camps.scenario.isin(list(PROMOTIONAL_SCENARIOS))),
         )
         add("campaigns", "end_ts before start_ts", r["order"],
             f"{KEPT}; all its assignments fall outside the campaign's dates")
         add("campaigns", "holdout_share outside (0, 1)", r["share"],
             f"{KEPT}; the sample-ratio check uses the observed arm sizes")
+        add("campaigns", "promotional scenario on kakao_alimtalk", r["alimtalk"],
+            f"{KEPT}; alimtalk sends need no consent here — if the message holds an offer, "
+            "record the campaign as kakao_friendtalk")
         if asg is not None:
             idle = camps.anti_join(asg, "campaign_id")
             n = batch.agg(idle, n=idle.count())["n"]

@@ -53,6 +53,10 @@ CHANNEL_CONSENT: dict[str, str | None] = {
     "kakao_friendtalk": "consent_kakao",
     "kakao_alimtalk": None,
 }
+#: Scenarios whose messages promote a purchase: on ``kakao_alimtalk`` (informational messages
+#: only) they are flagged in the ledger.
+PROMOTIONAL_SCENARIOS: tuple[str, ...] = ("first_purchase", "cart_reminder", "winback",
+                                          "anniversary")
 #: Channels whose sends are advertising (subject to the 21:00–08:00 night rule).
 ADVERTISING_CHANNELS: tuple[str, ...] = tuple(c for c in CHANNELS if c != "kakao_alimtalk")
 #: Night window for advertising sends, local time: hour >= NIGHT_START or hour < NIGHT_END.
