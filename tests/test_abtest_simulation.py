@@ -191,9 +191,29 @@ def test_group_sequential_holds_alpha_under_repeated_looks():
     naive_reject = (np.abs(z) >= stats.norm.isf(ALPHA / 2)).any(axis=1).mean()
     assert abs(seq_reject - ALPHA) < tol(ALPHA, S)
     assert naive_reject > 0.12        # peeking at every look without correction: ~14%
+    pocock = group_sequential(K, alpha=ALPHA, spending_function="pocock")
+    assert abs((np.abs(z) >= pocock.boundaries).any(axis=1).mean() - ALPHA) < tol(ALPHA, S)
+    # unequally spaced looks (after batches 1, 3 and 5), one-sided
+    one_sided = group_sequential([0.2, 0.6, 1.0], alpha=0.025, sides=1)
+    zz = z[:, [0, 2, 4]]
+    assert abs((zz >= one_sided.boundaries).any(axis=1).mean() - 0.025) < tol(0.025, S)
     # the stopping rule as applied by the design object
     res = [design.test(row) for row in z[:500]]
     assert sum(r.stop for r in res) == int((np.abs(z[:500]) >= design.boundaries).any(1).sum())
+
+
+def test_aa_segment_interaction_test_false_positive_rate():
+    # no interaction: the same absolute lift (0) in three segments with different baselines
+    from crmlab.abtest.multiple import _cochran_q
+    rng = np.random.default_rng(26)
+    S = 3000
+    base = np.array([0.05, 0.10, 0.20])
+    n_t, n_c = np.array([3000, 2000, 1000]), np.array([3000, 2000, 1000])
+    pt = rng.binomial(n_t, base, (S, 3)) / n_t
+    pc = rng.binomial(n_c, base, (S, 3)) / n_c
+    se = np.sqrt(pt * (1 - pt) / n_t + pc * (1 - pc) / n_c)
+    p = np.array([_cochran_q(pt[i] - pc[i], se[i])[2] for i in range(S)])
+    assert abs((p < ALPHA).mean() - ALPHA) < tol(ALPHA, S)
 
 
 # -- power: computed vs simulated ----------------------------------------------------------------
