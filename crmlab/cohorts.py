@@ -406,6 +406,16 @@ _MASK_BITS = 62   # periods per signed 64-bit activity mask
 _MAX_MASKS = 8    # masks per customer (496 periods); longer spans use distinct + window
 
 
+def _has_bit_or(tbl: Table) -> bool:
+    """Whether the table's backend compiles ``bit_or`` (DuckDB does; Ibis's PySpark does not)."""
+    try:
+        from ibis.expr import operations as ops
+
+        return bool(ibis.get_backend(tbl).has_operation(ops.BitOr))
+    except Exception:  # no single backend (e.g. unbound) or no capability table: be portable
+        return False
+
+
 def _on_cells_by_mask(p: Table, pidx, base: int, top: int) -> pd.DataFrame:
     """Active customers per (cohort, k) from one per-customer aggregation.
 
@@ -506,7 +516,8 @@ def retention_matrix(orders: Any, period: str = "M", kind: str = "on", *,
     pidx = _period_index(p.ts, period)
     base = None if o.min_ts is None else _period_index_py(o.min_ts, period)
     top = _period_index_py(o.observation_end - pd.Timedelta(microseconds=1), period)
-    if kind == "on" and base is not None and top - base < _MASK_BITS * _MAX_MASKS:
+    if (kind == "on" and base is not None and top - base < _MASK_BITS * _MAX_MASKS
+            and _has_bit_or(p)):
         cells = _on_cells_by_mask(p, pidx, base, top)
         sizes = cells.loc[cells["k"] == 0, ["cohort", "customers"]].rename(
             columns={"customers": "cohort_size"})

@@ -325,6 +325,10 @@ def test_mask_and_window_paths_agree(monkeypatch):
     pd.testing.assert_frame_equal(fast_w.table, slow_w.table)
     pd.testing.assert_frame_equal(fast_d.table, slow_d.table)
     assert fast_d.table["customers"].sum() > 0
+    monkeypatch.setattr(C, "_MAX_MASKS", 8)
+    monkeypatch.setattr(C, "_has_bit_or", lambda tbl: False)   # e.g. Ibis on PySpark
+    pd.testing.assert_frame_equal(C.retention_matrix(o, "M", observation_end="1998-07-01").table,
+                                  fast.table)
     assert fast.n_customers == o.loc[o.amount > 0, "customer_id"].nunique() == 2349
 
 
