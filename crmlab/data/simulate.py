@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -334,7 +332,7 @@ class _Shop:
     def precursors(self, tr: dict, cart_only: bool = False) -> dict:
         """Visit / product views / cart add before every purchase (wall seconds)."""
         s = self.slots
-        owner, sec, slot, kind = tr["owner"], tr["sec"], tr["slot"], tr["kind"]
+        owner, sec, slot = tr["owner"], tr["sec"], tr["slot"]
         cust = tr["idx"][owner]
         # earliest allowed moment: sign-up, a lasting-effect assignment before the purchase,
         # or the click/send that induced it
@@ -427,7 +425,6 @@ class _Shop:
 
     def _eligible(self, j: int, c: dict) -> tuple[np.ndarray, np.ndarray]:
         """Customers eligible for campaign ``c`` and their assignment time (seconds)."""
-        rng = self.rng["campaigns"]
         n = self.n
         u = self.cu[j]
         ws, we = c["start_sec"], c["end_sec"]
@@ -503,7 +500,6 @@ class _Shop:
         if trig == "dormant_90":
             stale = ~cons & (u["leak"][idx] < P.WINBACK_STALE_LIST_SHARE)
             cons = cons | stale
-        del rng
         return idx[cons], at_i[cons]
 
     def _funnel(self, j: int, c: dict, idx: np.ndarray, at: np.ndarray) -> dict:
