@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -62,6 +63,9 @@ def plot_power_curve(curve: pd.DataFrame, ax=None, target: float = 0.8, x: str =
     sns.lineplot(data=d, x=x, y="power", hue="lift", marker="o", ax=ax)
     ax.axhline(target, color="0.3", lw=1, ls="--")
     ax.set_ylim(0, 1)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("customers in the campaign" if x == "n_total" else x)
     ax.set_ylabel("power")
     ax.legend(title="relative lift")
