@@ -137,6 +137,14 @@ TEXTS: dict[str, dict[str, str]] = {
               "캠페인 효과입니다."},
     "report.h.verdict": {"en": "Verdict", "ko": "결론"},
     "report.h.integrity": {"en": "Can we trust the experiment?", "ko": "실험을 믿을 수 있는가?"},
+    "problem.srm": {"en": "the split does not match the plan (SRM p = {p})",
+                    "ko": "배정 비율이 계획과 다릅니다(SRM p = {p})"},
+    "problem.smd": {"en": "the arms differed before the campaign (|SMD| = {smd} > 0.1)",
+                    "ko": "캠페인 전 군 간 차이가 있습니다(|SMD| = {smd} > 0.1)"},
+    "problem.consent": {"en": "{n} sends without consent for the channel",
+                        "ko": "채널 수신동의 없는 발송 {n}건"},
+    "problem.night": {"en": "{n} night-time sends without night consent",
+                      "ko": "야간 수신동의 없는 야간 발송 {n}건"},
     "report.h.short": {"en": "Short-term effect", "ko": "단기 효과"},
     "report.h.long": {"en": "Long-term effect ({days} days)", "ko": "장기 효과({days}일)"},
     "report.h.guardrails": {"en": "Guardrails and the message funnel",
@@ -146,13 +154,26 @@ TEXTS: dict[str, dict[str, str]] = {
                           "ko": "누가 반응하는가? 세그먼트와 다음 타깃"},
     "report.h.quality": {"en": "Data quality", "ko": "데이터 품질"},
     "report.h.provenance": {"en": "Provenance", "ko": "재현 정보"},
-    "report.integrity_ok": {
-        "en": "The split matches the planned holdout share (SRM p = {p}); the arms looked alike "
-              "before the campaign (largest standardised difference {smd}); {consent} sends "
-              "without channel consent and {night} night-time sends without night consent.",
-        "ko": "배정 비율이 계획과 일치하며(SRM p = {p}) 캠페인 전 군 간 특성이 비슷했습니다"
-              "(최대 표준화 차이 {smd}). 채널 수신동의 없는 발송 {consent}건, 야간 동의 없는 "
-              "야간 발송 {night}건."},
+    "integrity.srm_ok": {
+        "en": "The split matches the planned holdout share (SRM p = {p}).",
+        "ko": "배정 비율이 계획한 대조군 비율과 일치합니다(SRM p = {p})."},
+    "integrity.srm_bad": {
+        "en": "The split does NOT match the planned holdout share (SRM p = {p}).",
+        "ko": "배정 비율이 계획한 대조군 비율과 맞지 않습니다(SRM p = {p})."},
+    "integrity.balance_ok": {
+        "en": "The arms looked alike before the campaign (largest standardised difference {smd}).",
+        "ko": "캠페인 전 군 간 특성이 비슷했습니다(최대 표준화 차이 {smd})."},
+    "integrity.balance_bad": {
+        "en": "The arms differed somewhat before the campaign (largest standardised difference "
+              "{smd}, above 0.1); with random assignment this is chance, but it can move the "
+              "estimates.",
+        "ko": "캠페인 전 군 간 특성에 다소 차이가 있었습니다(최대 표준화 차이 {smd}, 0.1 초과). "
+              "무작위 배정에서는 우연이지만 추정치에 영향을 줄 수 있습니다."},
+    "integrity.compliance": {
+        "en": "{consent} sends went to customers without consent for the channel and {night} "
+              "night-time (21:00–08:00) sends to customers without night consent.",
+        "ko": "채널 수신동의 없는 고객에게 발송 {consent}건, 야간 수신동의 없는 고객에게 "
+              "야간(21:00–08:00) 발송 {night}건."},
     "report.integrity_bad": {
         "en": "Warning: {problems}. Read the effects below with care.",
         "ko": "경고: {problems}. 아래 효과는 주의해서 해석하세요."},

@@ -126,19 +126,25 @@ def verdict(ev: CampaignEvaluation) -> str:
 def integrity(ev: CampaignEvaluation) -> str:
     """Whether the experiment can be trusted: SRM, balance, consent and night-time sends."""
     lang, g = ev.lang, ev.integrity
-    text = i18n.t("report.integrity_ok", lang, p=_p(g["srm_p_value"]),
-                  smd=i18n.num(g["balance_max_smd"], 3), consent=f"{g['consent_violations']:,}",
-                  night=f"{g['night_sends_without_consent']:,}")
+    parts = [
+        i18n.t("integrity.srm_bad" if g["srm_flag"] else "integrity.srm_ok", lang,
+               p=_p(g["srm_p_value"])),
+        i18n.t("integrity.balance_bad" if g.get("balance_flag") else "integrity.balance_ok",
+               lang, smd=i18n.num(g["balance_max_smd"], 3)),
+        i18n.t("integrity.compliance", lang, consent=f"{g['consent_violations']:,}",
+               night=f"{g['night_sends_without_consent']:,}"),
+    ]
     problems = []
     if g["srm_flag"]:
-        problems.append("SRM p = " + _p(g["srm_p_value"]))
+        problems.append(i18n.t("problem.srm", lang, p=_p(g["srm_p_value"])))
     if g.get("balance_flag"):
-        problems.append(f"|SMD| = {g['balance_max_smd']:.3f} > 0.1")
+        problems.append(i18n.t("problem.smd", lang, smd=f"{g['balance_max_smd']:.3f}"))
     if g["consent_violations"]:
-        problems.append(f"{g['consent_violations']:,} sends without consent")
+        problems.append(i18n.t("problem.consent", lang, n=f"{g['consent_violations']:,}"))
     if g["night_sends_without_consent"]:
-        problems.append(f"{g['night_sends_without_consent']:,} night sends without night consent")
-    out = f"## {i18n.t('report.h.integrity', lang)}\n\n{text}"
+        problems.append(i18n.t("problem.night", lang,
+                               n=f"{g['night_sends_without_consent']:,}"))
+    out = f"## {i18n.t('report.h.integrity', lang)}\n\n" + " ".join(parts)
     if problems:
         out += "\n\n" + i18n.t("report.integrity_bad", lang, problems="; ".join(problems))
     return out
