@@ -49,6 +49,7 @@ from crmlab.experiments import ExperimentSpec, SpecError, find_specs, load_spec
 
 __all__ = [
     "run", "RunResult", "render_html", "render_reports", "build_index", "list_campaigns",
+    "hangul_font_css",
     "code_version", "data_fingerprint", "package_versions", "format_money", "default_notebook",
     "atomic_write_text", "atomic_write_json", "DEFAULT_TIMEOUT", "KERNEL_NAME",
 ]
@@ -727,6 +728,65 @@ def _strip_external(html_text: str) -> str:
     return html_text
 
 
+_HANGUL = None
+
+
+def _hangul_chars(text: str) -> set[str]:
+    import re
+
+    global _HANGUL
+    if _HANGUL is None:
+        _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+    return set(_HANGUL.findall(text))
+
+
+def hangul_font_css(text: str) -> str:
+    """An inline ``@font-face`` ("crmlab Hangul") holding just the Hangul glyphs ``text`` uses.
+
+    Korean pages then read correctly on a machine without a Korean font, still without fetching
+    anything: the glyphs are a subset of NanumGothic (shipped with koreanize-matplotlib, the font
+    the figures use), embedded as a base64 WOFF. Returns "" when ``text`` has no Hangul or the
+    font is not installed.
+    """
+    chars = _hangul_chars(text)
+    if not chars:
+        return ""
+    try:
+        import base64
+        import io
+
+        import koreanize_matplotlib
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+    except ImportError:
+        return ""
+    font_path = Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
+    if not font_path.is_file():
+        return ""
+    options = subset.Options()
+    options.flavor = "woff"
+    options.notdef_outline = True
+    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5"]  # VTT hinting sources
+    font = TTFont(str(font_path))
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes={ord(c) for c in chars})
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.flavor = "woff"
+    font.save(buf)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return ('<style type="text/css">@font-face { font-family: "crmlab Hangul"; '
+            f'src: url(data:font/woff;base64,{data}) format("woff"); '
+            'unicode-range: U+1100-11FF, U+3130-318F, U+AC00-D7A3; }</style>')
+
+
+def _with_hangul_font(page: str) -> str:
+    css = hangul_font_css(page)
+    if not css or "</head>" not in page:
+        return page
+    return page.replace("</head>", css + "\n</head>", 1)
+
+
 def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
                 lang: str = "en") -> Path:
     """Render an executed notebook to a self-contained HTML report, inputs hidden.
@@ -734,7 +794,8 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     Code cells' inputs and prompts are left out, stderr output (warnings) is dropped, images are
     inline (base64), and nothing is fetched from the network: nbconvert's lab template is used
     without its require.js, MathJax, Mermaid and widget loaders
-    (``crmlab/templates/report.html.j2``).
+    (``crmlab/templates/report.html.j2``). A page with Korean text embeds the Hangul glyphs it
+    uses (:func:`hangul_font_css`).
 
     Parameters
     ----------
@@ -772,7 +833,7 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     title = nb.metadata.get("title")
     resources = {"metadata": {"name": title or notebook_path.parent.name}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    atomic_write_text(html_path, _strip_external(body))
+    atomic_write_text(html_path, _with_hangul_font(_strip_external(body)))
     return html_path
 
 
@@ -1048,7 +1109,7 @@ def build_index(out: str | Path = "reports", lang: str | None = None) -> Path:
     page = env.get_template("index.html.j2").render(
         rows=rows, L=L, lang=lang, summary=summary,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    return atomic_write_text(out / "index.html", page)
+    return atomic_write_text(out / "index.html", _with_hangul_font(page))
 
 
 def list_campaigns(experiments_dir: str | Path = "experiments",

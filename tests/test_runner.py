@@ -64,7 +64,7 @@ tmp = results_path + ".tmp"
 with open(tmp, "w", encoding="utf-8") as fh:
     json.dump(results, fh)
 os.replace(tmp, results_path)
-print("evaluated", spec.campaign_id)
+print("evaluated", spec.campaign_id, "— 평가 완료")
 '''
 
 
@@ -250,7 +250,31 @@ def test_index_in_korean(batch, tmp_path):
     for text in ("캠페인 포트폴리오", "6개월 LTV 상승", "확대 (ship)", "카카오 알림톡", "실패",
                  "탐색적 분석", "휴면 고객 재활성화"):
         assert text in html, text
+    assert_hangul_font_embedded(html)
     runner.build_index(base / "reports", lang="en")
+
+
+def assert_hangul_font_embedded(html: str) -> None:
+    """Every Hangul character of the page is in the inline "crmlab Hangul" font subset."""
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    m = re.search(r'font-family: "crmlab Hangul"; src: url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)',
+                  html)
+    assert m, "no inline Hangul font"
+    cmap = TTFont(io.BytesIO(base64.b64decode(m.group(1)))).getBestCmap()
+    hangul = {ord(c) for c in re.findall(r"[\uac00-\ud7a3]", html)}
+    assert hangul and hangul <= set(cmap)
+    assert len(m.group(1)) < 400_000                     # a subset, not the 4.7 MB font
+
+
+def test_hangul_font_only_for_pages_with_hangul():
+    assert runner.hangul_font_css("<html>revenue ₩1,234</html>") == ""
+    css = runner.hangul_font_css("<p>결론: 확대</p>")
+    assert '"crmlab Hangul"' in css and "unicode-range" in css
+    assert_hangul_font_embedded(css + "결론: 확대")
 
 
 def test_rerun_skips_unchanged_and_force_reruns_reproducibly(batch, tiny_data, standin,
@@ -273,21 +297,18 @@ def test_rerun_skips_unchanged_and_force_reruns_reproducibly(batch, tiny_data, s
     assert second["provenance"]["started_at"] >= first["provenance"]["started_at"]
     assert without_timing(second) == without_timing(first)      # reproducible
 
-    # a new data fingerprint, a new code version or a changed spec all rerun
-    monkeypatch.setattr(runner, "data_fingerprint", lambda p: "d" * 64)
-    res = runner.run(exp, data=tiny_data, out=out, only="good_a", notebook=standin,
-                     progress=False)
-    assert [c["status"] for c in res.campaigns] == ["ok"]
-    assert json.loads(path.read_text())["provenance"]["data_fingerprint"] == "d" * 64
-    res = runner.run(exp, data=tiny_data, out=out, only="good_a", notebook=standin,
-                     progress=False)
-    assert [c["status"] for c in res.campaigns] == ["skipped"]
+    # a new data fingerprint, a new code version or a changed spec all change the run key
     stored = json.loads(path.read_text())["provenance"]["run_key"]
 
     def planned_key() -> str:
         jobs = runner._plan(exp, tiny_data, out, "good_a", None, standin, "crmlab", 60)
         return jobs[0].provenance["run_key"]
 
+    assert planned_key() == stored
+    monkeypatch.setattr(runner, "data_fingerprint", lambda p: "d" * 64)
+    assert planned_key() != stored                               # new data
+    monkeypatch.undo()
+    monkeypatch.setattr(runner, "code_version", lambda notebook=None: dict(FIXED_CODE))
     assert planned_key() == stored
     monkeypatch.setattr(runner, "code_version",
                         lambda notebook=None: {**FIXED_CODE, "git_commit": "e" * 40})
@@ -372,6 +393,7 @@ def test_render_reports_rerenders_html(batch):
     text = html.read_text(encoding="utf-8")
     assert '<html lang="ko">' in text
     assert_self_contained(text)
+    assert_hangul_font_embedded(text)          # the stand-in's Korean title and markdown
 
 
 def test_list_campaigns(batch):
