@@ -164,6 +164,7 @@ def test_cox_matches_r_on_rossi():
     assert "concordance" in m.reading and len(m.to_frame()) == 7
 
 
+@pytest.mark.filterwarnings("ignore:.*exceed the longest duration")
 def test_predicted_churn_is_calibrated_out_of_time():
     """Fit at a cut-off with staggered entry, predict 60-day churn for the still-active
     customers conditional on the time survived, and compare with what happens next."""
@@ -267,3 +268,14 @@ def test_km_bad_input(small):
         rmst(small, "treatment", tau=10_000)
     with pytest.raises(ChurnInputError, match="empty"):
         kaplan_meier(small.iloc[0:0])
+
+
+def test_formula_and_prediction_beyond_the_data():
+    rossi = load_rossi().rename(columns={"week": "duration", "arrest": "churned"})
+    m = ChurnModel("cox", formula="fin + age + C(race)").fit(rossi)
+    assert list(m.hazard_ratios_.index) == ["fin", "age", "C(race)[T.1]"]
+    with pytest.warns(UserWarning, match="exceed the longest duration in the fit"):
+        m.predict_churn_probability(rossi.head(20), horizon_days=10)
+    w = ChurnModel("weibull", formula="fin + age").fit(rossi)
+    # an older age means a later churn: hazard ratio below 1, time ratio above 1
+    assert w.hazard_ratios_.loc["age", "hazard_ratio"] < 1 < w.hazard_ratios_.loc["age", "time_ratio"]

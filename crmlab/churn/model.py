@@ -367,6 +367,13 @@ class ChurnModel:
         if len(customers) == 0:
             return pd.Series([], dtype="float64", name=f"p_churn_{h:g}d")
         d = self._survived(customers, elapsed)
+        beyond = int(np.sum(d + h > self._baseline_end))
+        if self.kind == "cox" and beyond:
+            warnings.warn(
+                f"{beyond} of {len(d)} customers: days survived + horizon exceed the longest "
+                f"duration in the fit ({self._baseline_end:g} days); the Cox baseline is flat "
+                "there, so their churn probability is underestimated (0 when entirely beyond)",
+                stacklevel=2)
         X = self._predict_frame(customers)
         sf = self.lifelines_.predict_survival_function(X, times=[h], conditional_after=d)
         p = 1.0 - sf.iloc[0].to_numpy(dtype="float64")
