@@ -531,3 +531,18 @@ def test_piecewise_inverse_matches_numerical_integration():
         rate = np.where(grid < bounds[o, 0], 0.0, rate)
         integral = np.concatenate([[0], np.cumsum(rate[:-1] * np.diff(grid))])
         assert ti == pytest.approx(np.interp(tg, integral, grid), abs=1e-4)
+
+
+def test_demo_data_replaces_a_shop_from_another_simulator_version(tmp_path):
+    from crmlab.data.simulate import generator_fingerprint
+    from crmlab.datasets import demo_data_dir
+
+    d = simulate(tmp_path / "shop", n_customers=200, months=12, seed=0)
+    meta = json.loads((d / "meta.json").read_text())
+    assert meta["generator_fingerprint"] == generator_fingerprint()
+    meta["generator_fingerprint"] = "0" * 16                 # written by an older version
+    (d / "meta.json").write_text(json.dumps(meta))
+    assert demo_data_dir(n_customers=200, path=d) == d
+    assert json.loads((d / "meta.json").read_text())["generator_fingerprint"] == \
+        generator_fingerprint()
+    assert [p.name for p in tmp_path.iterdir()] == ["shop"]   # nothing left over

@@ -41,7 +41,7 @@ from crmlab.data._sim_core import (
     piecewise_cumulative, piecewise_inverse, ragged_points, to_seconds, window_any, window_sum,
 )
 
-__all__ = ["simulate", "simulate_shop", "write_shop", "SimulatedShop"]
+__all__ = ["simulate", "simulate_shop", "write_shop", "SimulatedShop", "generator_fingerprint"]
 
 HOUR = 3_600
 MINUTE = 60
@@ -49,6 +49,21 @@ TZ = "Asia/Seoul"
 CURRENCY = "KRW"
 MIN_MONTHS = 12
 _NO = np.int64(-1)          # "no such time" in second arrays
+def generator_fingerprint() -> str:
+    """Short hash of the simulator's source (this module, its mechanics and its parameters).
+
+    Recorded in ``meta.json``; a cached shop written by another version of the simulator has a
+    different fingerprint (:func:`crmlab.datasets.demo_data` re-simulates it).
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in ("simulate.py", "_sim_core.py", "_sim_params.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 _CONSENT_OF = {"email": "email", "sms": "sms", "lms": "sms", "app_push": "push",
                "in_app": "push", "kakao_friendtalk": "kakao", "kakao_alimtalk": None}
 
@@ -883,6 +898,7 @@ class _Shop:
     def _meta(self, tables: dict) -> dict:
         return {
             "generator": "crmlab.data.simulate",
+            "generator_fingerprint": generator_fingerprint(),
             "start": self.start.isoformat(),
             "observation_end": self.end.isoformat(),
             "currency": CURRENCY, "tz": TZ,

@@ -137,7 +137,9 @@ def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> P
     Path
         A directory holding the five tables, ``meta.json`` and ``ground_truth.json`` (24 months
         from 2024-01-01). The shop is simulated into a temporary sibling directory and renamed
-        into place, so concurrent callers never see a half-written shop.
+        into place, so concurrent callers never see a half-written shop. A cached shop written
+        by another version of the simulator (``meta.json`` → ``generator_fingerprint``) is
+        simulated again and replaced.
 
     Examples
     --------
@@ -159,7 +161,8 @@ def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> P
         target = base / name
     if _complete(target, n, seed):
         return target
-    if target.exists() and any(target.iterdir()):
+    stale = _stale(target, n, seed)
+    if target.exists() and any(target.iterdir()) and not stale:
         meta = _read_meta(target) or {}
         raise ValueError(
             f"demo_data: {target} is not empty and does not hold the simulated shop of {n} "
@@ -169,8 +172,15 @@ def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> P
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    trash = target.parent / f".{target.name}.stale-{os.getpid()}"
     try:
         simulate(tmp, n_customers=n, seed=seed)
+        if stale:
+            # the same shop written by another version of the simulator: replace it
+            try:
+                os.rename(target, trash)
+            except OSError:
+                pass                                  # another process moved it already
         try:
             if target.exists() and not any(target.iterdir()):
                 target.rmdir()
@@ -179,8 +189,9 @@ def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> P
             if not _complete(target, n, seed):
                 raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for d in (tmp, trash):
+            if d.exists():
+                shutil.rmtree(d, ignore_errors=True)
     return target
 
 
@@ -193,11 +204,27 @@ def _read_meta(d: Path) -> dict | None:
         return None
 
 
-def _complete(d: Path, n: int, seed: int) -> bool:
+def _same_shop(d: Path, n: int, seed: int) -> dict | None:
+    """meta.json of ``d`` if it holds a simulated shop of this size and seed (any version)."""
     if not all((d / f).is_file() for f in _SHOP_FILES):
-        return False
+        return None
     meta = _read_meta(d)
-    return bool(meta) and meta.get("n_customers") == n and meta.get("seed") == seed
+    if not meta or meta.get("generator") != "crmlab.data.simulate":
+        return None
+    return meta if (meta.get("n_customers"), meta.get("seed")) == (n, seed) else None
+
+
+def _complete(d: Path, n: int, seed: int) -> bool:
+    """``d`` holds this shop, written by this version of the simulator."""
+    from crmlab.data.simulate import generator_fingerprint
+
+    meta = _same_shop(d, n, seed)
+    return meta is not None and meta.get("generator_fingerprint") == generator_fingerprint()
+
+
+def _stale(d: Path, n: int, seed: int) -> bool:
+    """``d`` holds this shop, written by another version of the simulator."""
+    return _same_shop(d, n, seed) is not None and not _complete(d, n, seed)
 
 
 def demo_data(n_customers: int | None = None, seed: int = 0, path=None):
