@@ -318,3 +318,9 @@ def test_report_and_index_open_in_chromium(browser, real_run, tmp_path):
         (tmp_path / f"{page.parent.name}-{page.stem}.png").write_bytes(png)
         std, ink = _non_blank(png)
         assert std > 10 and ink > 0.01, (page, std, ink)
+    # the Korean portfolio, with its inline Hangul font, opens cleanly too
+    ko = runner.build_index(out, lang="ko")
+    errors, png = browser.load(ko.as_uri())
+    assert errors == [], errors
+    assert _non_blank(png)[1] > 0.01
+    runner.build_index(out, lang="en")
