@@ -344,3 +344,25 @@ def test_whom_to_target_finds_the_segment_that_responds(tmp_path):
     assert t.loc["Busan", "ltv_ci_low"] < 0 < t.loc["Busan", "ltv_ci_high"]
     assert e.targeting.iloc[0]["level"] == "Seoul"          # ranked by net value
     assert "customer_id" not in e.targeting.columns
+
+
+def test_figures_draw_every_arm_in_the_report_language(ev):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.plots import campaign as figures
+
+    fig = figures.retention_by_arm(ev)
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"holdout", "treatment"}
+    assert ax.get_xlabel() == "Days since assignment"
+    fig2 = figures.cumulative_revenue_by_arm(ev)
+    assert len(fig2.axes[0].lines) == 2
+    fig3 = figures.lift_forest(ev)
+    labels = [t.get_text() for t in fig3.axes[0].get_yticklabels()]
+    assert labels[0] == "conversion" and "inactive at day 90 (lower is better)" in labels
+    fig4 = figures.funnel(ev)
+    assert fig4.axes[0].get_title() == "Message funnel"
+    plt.close("all")

@@ -39,6 +39,9 @@ _LABELS = {
 }
 
 
+_LOWER_IS_BETTER = {"inactive_90", "inactive_180", "unsubscribe_rate", "block_rate"}
+
+
 def _l(key: str, lang: str, **kw) -> str:
     text = _LABELS[key][lang if lang in ("en", "ko") else "en"]
     return text.format(**kw) if kw else text
@@ -109,7 +112,9 @@ def lift_forest(ev, ax=None):
     names = {m: (i18n.TEXTS[f"metric.{m}"][lang] if f"metric.{m}" in i18n.TEXTS else m)
              for m in f["metric"].unique()}
     many = f["arm"].nunique() > 1
-    f["label"] = [names[m] + (f" · {a}" if many else "") for m, a in zip(f["metric"], f["arm"])]
+    lower = {"en": " (lower is better)", "ko": " (낮을수록 좋음)"}[lang if lang == "ko" else "en"]
+    f["label"] = [names[m] + (lower if m in _LOWER_IS_BETTER else "") + (f" · {a}" if many else "")
+                  for m, a in zip(f["metric"], f["arm"])]
     fig, ax = _axes(ax, size=(7.5, 0.45 * len(f) + 1.4))
     y = np.arange(len(f))[::-1]
     ax.errorbar(f["rel"], y, xerr=[f["rel"] - f["lo"], f["hi"] - f["rel"]], fmt="o",
