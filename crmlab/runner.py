@@ -339,6 +339,10 @@ def _execute(job: _Job) -> dict:
     _skip_iri_grammar()
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # temporary files of an earlier run that was killed mid-way
+    for pattern in (".report.*.ipynb", ".results.*.json", ".run.log.*.tmp", ".*.tmp"):
+        for stale in out.glob(pattern):
+            stale.unlink(missing_ok=True)
     log_path = out / "run.log"
     log_tmp = out / f".run.log.{os.getpid()}.tmp"
     handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
