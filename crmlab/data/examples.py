@@ -87,7 +87,9 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "parquet",
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         if fmt == "parquet":
-            df.to_parquet(out / f"{name}.parquet", index=False)
+            # microsecond timestamps: readable by every engine (Spark refuses nanoseconds)
+            df.to_parquet(out / f"{name}.parquet", index=False, coerce_timestamps="us",
+                          allow_truncated_timestamps=True)
         elif fmt == "csv":
             df.to_csv(out / f"{name}.csv", index=False)
         else:
