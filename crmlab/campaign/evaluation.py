@@ -562,7 +562,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         yt = lt_table.loc[lt_table["arm"] == a, "revenue_h"].to_numpy(float)
         yc = lt_table.loc[lt_table["arm"] == CONTROL, "revenue_h"].to_numpy(float)
         if len(yt) >= 2 and len(yc) >= 2:
-            w = _stats._welch(yt, yc, arm_alpha)
+            w = _stats.welch_diff(yt, yc, arm_alpha)
             lo, hi = _stats.bootstrap_mean_diff(yt, yc, arm_alpha, n_boot=n_boot,
                                                 seed=rng_seed + i)
             ltv = dict(ltv_treatment=float(yt.mean()), ltv_control=float(yc.mean()),
@@ -792,7 +792,7 @@ def _heterogeneity(table, labels: pd.DataFrame, treatments, s: _Spec, info, arm_
                 yc = gc.loc[full.loc[gc.index], "revenue_h"].to_numpy(float)
                 if len(yt) < 2 or len(yc) < 2:
                     continue
-                diff, lo, hi, p = _stats._welch(yt, yc, arm_alpha)
+                diff, lo, hi, p = _stats.welch_diff(yt, yc, arm_alpha)
                 cost = (ga["sent"].sum() * info.cost_per_send + (
                     ga["coupon_cost"].sum() if s.coupon_cost is None
                     else s.coupon_cost * ga["conversion"].sum())) / len(ga)
