@@ -97,8 +97,8 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
             return
         orphans = t.anti_join(cust, "customer_id")
         n = batch.agg(orphans, n=orphans.count())["n"]
-        add(name, check, n, f"{KEPT}; flagged (no profile: left out of analyses that need "
-                            "signup date or consents)")
+        add(name, check, n, f"{KEPT}; flagged (no profile: no signup date or consents for "
+                            "these customers)")
 
     # customers -------------------------------------------------------------------------------
     if cust is not None:
@@ -107,7 +107,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
             late=_count(cust.signup_ts >= obs),
         )
         add("customers", "signup_ts missing", r["null_signup"],
-            f"{KEPT}; signup-based analyses use the first order instead")
+            f"{KEPT}; no signup date for these customers")
         add("customers", "signup_ts at or after observation_end", r["late"],
             f"{KEPT}; analyses read nothing at or after observation_end")
 
@@ -135,7 +135,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
                 cust.select("customer_id", "signup_ts"), "customer_id")
             n = batch.agg(j, n=_count(j.order_ts < j.signup_ts))["n"]
             add("orders", "order before signup", n,
-                f"{KEPT}; time zero of such customers is their first order")
+                f"{KEPT}; timestamps used as given")
         else:
             skipped("orders", "order before signup", "no customers table")
 
@@ -157,7 +157,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         add("campaigns", "end_ts before start_ts", r["order"],
             f"{KEPT}; all its assignments fall outside the campaign's dates")
         add("campaigns", "holdout_share outside (0, 1)", r["share"],
-            f"{KEPT}; the sample-ratio check uses the observed arm sizes")
+            f"{KEPT}; holdout_share is only the planned share")
         add("campaigns", "promotional scenario on kakao_alimtalk", r["alimtalk"],
             f"{KEPT}; alimtalk sends need no consent here — if the message holds an offer, "
             "record the campaign as kakao_friendtalk")
@@ -198,7 +198,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
             f"{KEPT}; evaluated with the campaign as assigned")
         if "sent_ts" in a.columns:
             add("assignments", "control arm sent", r["control_sent"],
-                f"{KEPT}; the holdout was contaminated (intention-to-treat analysis)")
+                f"{KEPT}; the holdout was contaminated: read the campaign's lift with care")
         else:
             skipped("assignments", "control arm sent", "no sent_ts column")
         for key, check, need in (
