@@ -562,9 +562,11 @@ primary_metric:
 secondary_metrics: [revenue, aov]
 
 # Guardrails: treatment minus control may rise by at most max_increase (absolute).
+# block = a send not delivered; the holdout gets no sends (block rate 0), so for block_rate
+# max_increase is the share of sends the channel may fail to deliver (often 0.02-0.10).
 guardrails:
   unsubscribe_rate: {{max_increase: 0.005}}
-  block_rate: {{max_increase: 0.005}}   # block = a send not delivered
+  block_rate: {{max_increase: 0.005}}
 
 # Long-term evaluation: retention, churn and LTV over horizon_days after assignment.
 # Below 183 days (six months) the spec is refused unless exploratory: true with a reason.
