@@ -777,8 +777,11 @@ def validate_command(path, tz: str | None = None) -> int:
     """
     try:
         data = load(path, tz=tz)
-    except (DataContractError, FileNotFoundError) as exc:
+    except DataContractError as exc:
         print(f"crmlab validate: {path}: contract violation\n  {exc}")
+        return 1
+    except (FileNotFoundError, ValueError) as exc:  # no such path, unknown time zone, ...
+        print(f"crmlab validate: {path}: {exc}")
         return 1
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.max_colwidth", 80, "display.max_rows", 200):
