@@ -38,7 +38,7 @@ demo: $(STAMP)
 	@echo "portfolio: $(CURDIR)/reports/index.html"
 
 test: $(STAMP)
-	CRMLAB_DEMO_CUSTOMERS=$(TEST_DEMO_CUSTOMERS) MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider \
+	CRMLAB_DEMO_CUSTOMERS=$(TEST_DEMO_CUSTOMERS) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests $(wildcard notebooks/explore_*.ipynb notebooks/design_experiment.ipynb) --nbval-lax
 
 test-spark: $(STAMP)
