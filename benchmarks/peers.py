@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 warnings.filterwarnings("ignore")
-OBSERVATION_END = "2026-01-01"
-CALIBRATION_END = "2025-01-01"
+# lifetimes / pymc-marketing take inclusive end dates: these equal crmlab's exclusive
+# observation_end="2026-01-01" and calibration_end="2025-01-01"
+OBSERVATION_END = "2025-12-31"
+CALIBRATION_END = "2024-12-31"
 
 
 def _orders(orders_dir: str) -> pd.DataFrame:
@@ -79,16 +81,3 @@ def lifetimes_fit_paretonbd(summary_parquet: str) -> dict:
     model = ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
     return {"seconds": time.perf_counter() - t0,
             "params": {k: float(v) for k, v in model.params_.items()}}
-
-
-def pymc_fit_bgnbd_map(summary_parquet: str) -> dict:
-    from pymc_marketing.clv import BetaGeoModel
-
-    s = _summary(summary_parquet).reset_index(drop=True)
-    s.insert(0, "customer_id", range(len(s)))
-    t0 = time.perf_counter()
-    model = BetaGeoModel(data=s)
-    model.fit(method="map", progressbar=False)
-    post = model.fit_summary()
-    params = {k: float(post[k]) for k in ("r", "alpha", "a", "b") if k in post}
-    return {"seconds": time.perf_counter() - t0, "params": params}

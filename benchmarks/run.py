@@ -161,6 +161,10 @@ def main() -> int:
     return 1 if failures else 0
 
 
+def _fmt(v):
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
 
@@ -222,12 +226,14 @@ def write_results(rows, failures, started, own_py, peers_py) -> None:
                     rel = abs(v - w) / max(abs(w), 1e-300)
                     same = f"{v:.4g}" == f"{w:.4g}"
                     lines.append(f"| {row['op'].name} | {k} | {v:.6g} | {w:.6g} | {rel:.2e} | {'yes' if same else 'no'} |")
-    extras = [r for r in rows if r["crmlab"].get("details")]
-    if extras:
-        lines += ["", "## Details reported by the operations", ""]
-        for row in extras:
-            lines.append(f"- **{row['op'].name}** ({row['op'].size}): "
-                         + ", ".join(f"{k} = {v}" for k, v in row["crmlab"]["details"].items()))
+    skip = {"seconds", "all_seconds", "peak_rss_gib", "params"}
+    lines += ["", "## Details reported by the operations", ""]
+    for row in rows:
+        extra = {k: v for k, v in row["crmlab"].items()
+                 if k not in skip and isinstance(v, (int, float, str, bool))}
+        runs = ", ".join(f"{x:g}" for x in row["crmlab"]["all_seconds"])
+        lines.append(f"- **{row['op'].name}** ({row['op'].size}): runs {runs} s"
+                     + ("; " + ", ".join(f"{k} = {_fmt(v)}" for k, v in extra.items()) if extra else ""))
     if failures:
         lines += ["", "## Failures in this run", ""] + [f"- {f}" for f in failures]
     lines.append("")
