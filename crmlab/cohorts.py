@@ -421,36 +421,42 @@ def _on_cells_by_mask(p: Table, pidx, base: int, top: int) -> pd.DataFrame:
 
     Each customer's active periods become a few 64-bit masks (bit b of mask m = period
     ``base + 62 m + b``) built with a single hash aggregation by customer (``bit_or``), instead
-    of a distinct (customer, period) pass plus a window. Customers are then grouped by
-    (cohort, masks) in the engine and that small result is expanded to cells with numpy.
+    of a distinct (customer, period) pass plus a window. Customers are then counted by their
+    masks in the engine, and that small table (one row per distinct activity pattern) is
+    expanded to cells with numpy: the cohort is the lowest set bit.
     """
     span = top - base + 1
     n_masks = -(-span // _MASK_BITS)
     q = p.select(customer_id=p.customer_id, j=pidx - base)
     one = ibis.literal(1, type="int64")
     zero = ibis.literal(0, type="int64")
-    aggs = {"cohort": q.j.min()}
-    for m in range(n_masks):
-        lo = m * _MASK_BITS
-        inside = (q.j >= lo) & (q.j < lo + _MASK_BITS)
-        aggs[f"m{m}"] = inside.ifelse(one << (q.j - lo), zero).bit_or()
+    if n_masks == 1:
+        aggs = {"m0": (one << q.j).bit_or()}
+    else:
+        aggs = {}
+        for m in range(n_masks):
+            lo = m * _MASK_BITS
+            inside = (q.j >= lo) & (q.j < lo + _MASK_BITS)
+            aggs[f"m{m}"] = inside.ifelse(one << (q.j - lo), zero).bit_or()
     per = q.group_by("customer_id").aggregate(**aggs)
-    g = per.group_by(["cohort", *[f"m{m}" for m in range(n_masks)]]).aggregate(n=per.count())
-    g = g.to_pandas()
-    cohort = g["cohort"].to_numpy(dtype="int64")
+    cols = [f"m{m}" for m in range(n_masks)]
+    g = per.group_by(cols).aggregate(n=per.count()).to_pandas()
     n = g["n"].to_numpy(dtype="int64")
-    parts = []
-    for m in range(n_masks):
-        mask = g[f"m{m}"].fillna(0).to_numpy(dtype="int64").astype("uint64")
+    masks = [g[c].fillna(0).to_numpy(dtype="int64").astype("uint64") for c in cols]
+    cohort = np.full(len(g), -1, dtype="int64")        # lowest active period (relative)
+    active = []
+    for m, mask in enumerate(masks):
         for b in range(min(_MASK_BITS, span - m * _MASK_BITS)):
             on = ((mask >> np.uint64(b)) & np.uint64(1)).astype(bool)
             if on.any():
                 j = m * _MASK_BITS + b
-                parts.append(pd.DataFrame({"cohort": cohort[on] + base, "k": j - cohort[on],
-                                           "customers": n[on]}))
-    if not parts:
+                cohort[on & (cohort < 0)] = j
+                active.append((j, on))
+    if not active:
         return pd.DataFrame({"cohort": [], "k": [], "customers": []}, dtype="int64")
-    cells = pd.concat(parts, ignore_index=True)
+    cells = pd.concat([pd.DataFrame({"cohort": cohort[on] + base, "k": j - cohort[on],
+                                     "customers": n[on]}) for j, on in active],
+                      ignore_index=True)
     return cells.groupby(["cohort", "k"], as_index=False)["customers"].sum()
 
 
