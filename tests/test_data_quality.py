@@ -202,3 +202,38 @@ def test_without_sent_ts_treatment_arms_are_sends(tmp_path):
     # C1 customer 6 at 09:00 ... only the 07:00 one is at night
     assert q.loc[("assignments", "advertising send 21:00–08:00 without night consent"), "rows"] == 1
     assert q.loc[("assignments", "send without consent for the channel"), "rows"] == 1
+
+
+def test_consent_withdrawn_after_the_send_is_not_a_violation(tmp_path):
+    """Consent flags are today's. Customers 1-3 lack email consent now: 1 unsubscribed from
+    this e-mail after it was sent (the send had consent), 2 unsubscribed from an earlier e-mail
+    before this send (violation), 3 never consented (violation); an SMS unsubscribe of customer
+    3 after the send does not excuse an e-mail send."""
+    t = tiny_tables()
+    cust = pd.DataFrame({"customer_id": [1, 2, 3, 4], "signup_ts": TS("2024-01-01"),
+                         "consent_email": [False] * 3 + [True],
+                         "consent_sms": [False] * 3 + [True], "consent_push": True,
+                         "consent_kakao": True, "consent_night": True})
+    camp = pd.concat([t["campaigns"].iloc[:1].assign(channel="email"),
+                      t["campaigns"].iloc[:1].assign(campaign_id="C0", channel="email",
+                                                     start_ts=TS("2024-02-01"),
+                                                     end_ts=TS("2024-02-28")),
+                      t["campaigns"].iloc[:1].assign(campaign_id="S1", channel="sms")])
+    asg = pd.DataFrame({
+        "campaign_id": ["C1", "C1", "C1", "C1", "C0", "C0", "S1", "S1"],
+        "customer_id": [1, 2, 3, 4, 2, 1, 3, 1],
+        "arm": ["treatment", "treatment", "treatment", "control", "treatment", "control",
+                "treatment", "control"],
+        "assigned_ts": [TS("2024-03-10 09:00")] * 4 + [TS("2024-02-10 09:00")] * 2
+                       + [TS("2024-03-10 09:00")] * 2,
+        "sent_ts": [TS("2024-03-10 10:00")] * 3 + [pd.NaT, TS("2024-02-10 10:00"), pd.NaT,
+                                                  TS("2024-03-10 10:00"), pd.NaT],
+        "unsubscribed_ts": [TS("2024-03-11 08:00"), pd.NaT, pd.NaT, pd.NaT,
+                            TS("2024-02-11 08:00"), pd.NaT, TS("2024-03-12 08:00"), pd.NaT],
+    })
+    orders = t["orders"][t["orders"].customer_id <= 4]
+    data = crmlab.load(write_tables({"customers": cust, "orders": orders, "campaigns": camp,
+                                     "assignments": asg}, tmp_path, meta=META))
+    # e-mail: C1 to 2 and 3; C0 to 2 was before its own unsubscribe (had consent) -> 2;
+    # SMS S1 to 3 was before the SMS unsubscribe -> not counted
+    assert _ledger(data)[("assignments", "send without consent for the channel")] == 2

@@ -225,6 +225,27 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
                         for ch, col in CHANNEL_CONSENT.items() if col]
             needs = snd.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
             has_consent = ibis.cases(*branches, else_=True)
+            if "unsubscribed_ts" in a.columns:
+                # consent flags are today's; a send made before the customer unsubscribed from
+                # that consent (channel group) had consent when it was sent
+                group = {ch: col for ch, col in CHANNEL_CONSENT.items() if col}
+                a_group = ibis.cases(*[(a.channel == ch, col) for ch, col in group.items()],
+                                     else_=ibis.null("string"))
+                unsub = (a.filter(a.unsubscribed_ts.notnull())
+                         .mutate(__group=a_group)
+                         .group_by("customer_id", "__group")
+                         .agg(__last_unsub=lambda t: t.unsubscribed_ts.max()))
+                snd_group = ibis.cases(*[(snd.channel == ch, col) for ch, col in group.items()],
+                                       else_=ibis.null("string"))
+                snd = snd.mutate(__group=snd_group)
+                snd = snd.left_join(
+                    unsub, [snd.customer_id == unsub.customer_id, snd.__group == unsub.__group]
+                ).select(snd, unsub.__last_unsub)
+                withdrawn_later = snd.__last_unsub.notnull() & (snd.__last_unsub >= snd.__send_ts)
+                branches = [(snd.channel == ch, snd[col].fill_null(False))
+                            for ch, col in CHANNEL_CONSENT.items() if col]
+                needs = snd.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
+                has_consent = ibis.cases(*branches, else_=True) | withdrawn_later
             hour = snd.__send_ts.hour()
             night = (hour >= NIGHT_START) | (hour < NIGHT_END)
             r = batch.agg(
