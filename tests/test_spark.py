@@ -173,3 +173,13 @@ def test_per_arm_campaign_tables(shops):
     assert ids
     for cid in ids:
         assert_same(campaign_table(duck, cid), campaign_table(on_spark, cid))
+
+
+def test_load_accepts_a_spark_session(spark, shops):
+    import crmlab
+
+    duck, _ = shops
+    names = {n: f"shop_{n}" for n in ("customers", "orders", "events", "campaigns", "assignments")}
+    data = crmlab.load(spark, tables=names, observation_end=duck.observation_end)
+    assert data.con.name == "pyspark"
+    assert data.summary()["rows"].tolist() == duck.summary()["rows"].tolist()

@@ -220,10 +220,12 @@ def load(source, tz: str | None = None, observation_end=None,
 
     Parameters
     ----------
-    source : str, Path, ibis backend or dict of DataFrames
+    source : str, Path, ibis backend, SparkSession or dict of DataFrames
         A directory holding ``<table>.parquet`` (a file, or a directory of parquet parts) or
         ``<table>.csv`` / ``<table>.csv.gz`` for the contract tables present, optionally with
-        ``meta.json``; a ``.duckdb`` file (opened read-only); an Ibis backend connection; or a
+        ``meta.json``; a ``.duckdb`` file (opened read-only); an Ibis backend connection (Spark,
+        BigQuery, Snowflake, Postgres, ...: see docs/scale-out.md); a ``pyspark`` SparkSession
+        (wrapped in Ibis's PySpark backend); or a
         dict of pandas DataFrames keyed by contract table name (scanned in place by DuckDB).
     tz : str, optional
         IANA time zone of the data. Default: ``tz`` of ``meta.json``, else ``"Asia/Seoul"``.
@@ -263,6 +265,9 @@ def load(source, tz: str | None = None, observation_end=None,
     >>> data = crmlab.load("data/demo")                   # doctest: +SKIP
     >>> data.summary()                                    # doctest: +SKIP
     """
+    if type(source).__name__ == "SparkSession" and type(source).__module__.startswith("pyspark"):
+        # a SparkSession is wrapped in Ibis's PySpark backend; see docs/scale-out.md
+        source = ibis.pyspark.connect(source)
     mapping = dict(tables or {})
     unknown = set(mapping) - set(TABLES)
     if unknown:
