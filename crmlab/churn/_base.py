@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from abc import ABC, abstractmethod
 
 import pandas as pd
 
@@ -14,7 +15,7 @@ class ChurnInputError(ValueError):
     the number of rows concerned and what to do about it."""
 
 
-class ChurnResult:
+class ChurnResult(ABC):
     """Base class of the churn results objects.
 
     Subclasses set their numbers as attributes and implement :meth:`to_frame` and
@@ -23,12 +24,14 @@ class ChurnResult:
 
     title = "Result"
 
-    def to_frame(self) -> pd.DataFrame:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row per group or comparison."""
 
     @property
-    def reading(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def reading(self) -> str:
+        """One plain-language sentence."""
 
     @property
     def summary(self) -> str:
