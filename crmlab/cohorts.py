@@ -33,19 +33,7 @@ from ibis.expr.types import Table
 
 from crmlab._engine import as_table, is_ibis
 
-try:  # the contract's error type (a ValueError)
-    from crmlab.data.errors import DataContractError
-except ImportError:  # pragma: no cover - only while crmlab.data is unavailable
-    class DataContractError(ValueError):  # type: ignore[no-redef]
-        """Fallback with the same signature as ``crmlab.data.errors.DataContractError``."""
-
-        def __init__(self, table, column, problem, n_rows=None, examples=None):
-            where = table if column is None else f"{table}.{column}"
-            msg = f"{where}: {problem}"
-            if n_rows is not None:
-                msg += f" — {int(n_rows):,} row{'s' if n_rows != 1 else ''}"
-            super().__init__(msg)
-            self.table, self.column, self.problem, self.n_rows = table, column, problem, n_rows
+from crmlab.data.errors import DataContractError
 
 __all__ = [
     "PERIODS", "acquisition_cohorts", "retention_matrix", "retention_pivot", "repurchase_rate",

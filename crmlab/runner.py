@@ -230,26 +230,16 @@ def code_version(notebook: str | Path | None = None) -> dict[str, Any]:
     }
 
 
-def _file_fingerprint(path: Path) -> str:
-    path = Path(path)
-    if path.is_file():
-        return _sha256_files([path])
-    files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    if not files:
-        raise FileNotFoundError(f"data directory {path} holds no files")
-    return _sha256_files(files, base=path)
-
-
 def data_fingerprint(path: str | Path) -> str:
     """A stable hash of a data source, used to skip unchanged reruns.
 
-    Uses :meth:`crmlab.data.CRMData.fingerprint` (which also checks the data against the
-    contract) when the data module provides it, otherwise a SHA-256 of the directory's files.
+    Uses :meth:`crmlab.data.CRMData.fingerprint` (loading also checks the data against the
+    contract).
 
     Raises
     ------
     FileNotFoundError
-        The data directory does not exist or is empty.
+        The data directory does not exist.
     crmlab.DataContractError
         The data break the contract.
 
@@ -261,13 +251,9 @@ def data_fingerprint(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data directory not found: {path}")
-    try:
-        from crmlab.data.io import load
-    except ImportError:
-        return _file_fingerprint(path)
-    data = load(path)
-    fp = getattr(data, "fingerprint", None)
-    return str(fp()) if callable(fp) else _file_fingerprint(path)
+    from crmlab.data.io import load
+
+    return str(load(path).fingerprint())
 
 
 def default_notebook() -> Path:

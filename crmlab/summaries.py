@@ -37,19 +37,7 @@ import pandas as pd
 
 from crmlab._engine import as_table, is_ibis
 
-try:  # the data contract's error type (crmlab.data.errors)
-    from crmlab.data.errors import DataContractError
-except ImportError:  # pragma: no cover - until crmlab.data is installed
-    class DataContractError(ValueError):
-        """Input data break the data contract (same signature as crmlab.data.errors)."""
-
-        def __init__(self, table, column, problem, n_rows=None, examples=None):
-            where = table if column is None else f"{table}.{column}"
-            msg = f"{where}: {problem}"
-            if n_rows is not None:
-                msg += f" — {int(n_rows):,} row{'s' if int(n_rows) != 1 else ''}"
-            self.table, self.column, self.problem, self.n_rows = table, column, problem, n_rows
-            super().__init__(msg)
+from crmlab.data.errors import DataContractError
 
 __all__ = ["rfm_summary", "TIME_UNITS", "DataContractError"]
 

@@ -93,11 +93,8 @@ class _Spec:
     @classmethod
     def of(cls, spec) -> "_Spec":
         if isinstance(spec, dict):
-            try:
-                from crmlab.experiments import spec_from_dict
-                spec = spec_from_dict(spec)
-            except ImportError:  # pragma: no cover
-                pass
+            from crmlab.experiments import spec_from_dict
+            spec = spec_from_dict(spec)
         pm = _get(spec, "primary_metric", {}) or {}
         rule = _get(spec, "decision_rule", {}) or {}
         econ = _get(spec, "economics", {}) or {}
