@@ -209,22 +209,24 @@ class BaseFitter(ABC):
         self._compute_covariance(res.x, data, w, hessian=hess)
 
     def _lbfgsb(self, x0, data, w, n, maxiter, **options):
-        """L-BFGS-B on the log-parameters within the bounds (iterations beyond ``maxiter``: none)."""
+        """L-BFGS-B on the log-parameters within the bounds (``options``: scipy's, default the
+        fit's tolerances; with no iterations left, the starting point, flagged unconverged)."""
         if maxiter < 1:
-            f, g = self._objective(x0, data, w, n)
+            with np.errstate(all="ignore"):
+                f, g = self._objective(x0, data, w, n)
             return optimize.OptimizeResult(x=x0, fun=f, jac=g, nit=0, nfev=1, success=False,
                                            message="iteration limit reached")
-        opts = dict(maxiter=maxiter, ftol=self.tol * 1e-3, gtol=self.tol, maxcor=30)
-        opts.update(options)
+        opts = options or dict(ftol=self.tol * 1e-3, gtol=self.tol, maxcor=30)
         with np.errstate(all="ignore"):
             return optimize.minimize(self._objective, x0, args=(data, w, n), jac=True,
                                      method="L-BFGS-B", bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(x0),
-                                     options=opts)
+                                     options=dict(opts, maxiter=maxiter))
 
     def _newton(self, x0, data, w, n, maxiter):
         """Newton's method with a backtracking (Armijo) line search on the mean negative
-        log-likelihood, using the model's exact Hessian (made positive definite by a diagonal
-        shift where it is not).
+        log-likelihood, using the model's exact Hessian (see :func:`_descent_step` where it is
+        not positive definite). It stops after a full step below ``_NEWTON_STEP_TOL`` in every
+        log-parameter, or when the largest gradient component is at most ``tol``.
 
         Returns ``(result, log_likelihood, hessian_log)`` at the last iterate; ``result.success``
         is False when a step leaves the bounds, the line search fails, a value is not finite or
@@ -267,6 +269,7 @@ class BaseFitter(ABC):
             success = (t == 1.0 and np.max(np.abs(step)) < _NEWTON_STEP_TOL) \
                 or np.max(np.abs(cur[1])) <= self.tol
         f, g, _, ll, h = cur
+        ll = float(ll)
         res = optimize.OptimizeResult(
             x=x, fun=f, jac=g, nit=it, nfev=nfev, success=success, method="newton",
             message="Newton's method converged" if success else message)

@@ -42,10 +42,23 @@ class _Histories:
         self.starts = np.flatnonzero(np.diff(code, prepend=-1))
         self.seg_x = self.ux[code[self.starts]]
         self.seg_len = np.diff(self.starts, append=len(rep))
+        self.seg_rep = np.repeat(np.arange(len(self.starts)), self.seg_len)
         self.x_rep = x[rep]
         self.it_rep = self.it[rep]
         self.itx_rep = itx[rep]
         self._w = None
+        self._work = None
+
+    def work(self) -> np.ndarray:
+        """Scratch arrays for the per-history terms, allocated once (writing into them is much
+        faster than allocating fresh temporaries of this size at every evaluation)."""
+        if self._work is None:
+            self._work = np.empty((9, len(self.rep)))
+        return self._work
+
+    def release(self) -> None:
+        """Free the scratch arrays (after the fit)."""
+        self._work = None
 
     def weigh(self, w) -> None:
         """Sum the weights per distinct x and T (cached for the weight array last given)."""
@@ -113,35 +126,39 @@ def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool):
     wr, seg_x, starts = h.w_rep, h.seg_x, h.starts
     ltx, qtx = np.log(alpha + h.utx), 1.0 / (alpha + h.utx)
     v = 1.0 / (b + seg_x - 1)
-    d = lt.take(h.it_rep)
-    d -= ltx.take(h.itx_rep)                    # D = log(α + T) − log(α + t_x) = dz/dr
-    qt_r, qtx_r = qt.take(h.it_rep), qtx.take(h.itx_rep)
-    e = qt_r - qtx_r                            # E = dD/dα
-    rx = h.x_rep + r
-    z = d * rx
-    z += np.repeat(np.log(a) + np.log(v), h.seg_len)
-    e_r = e * rx                                # (r + x) E = dz/dα
+    # take(..., mode="clip") writes into `out` directly (the default mode buffers it)
+    d, qt_r, qtx_r, e, e_r, u, y, ws, se = h.work()
+    lt.take(h.it_rep, out=d, mode="clip")
+    d -= ltx.take(h.itx_rep, out=y, mode="clip")    # D = log(α + T) − log(α + t_x) = dz/dr
+    qt.take(h.it_rep, out=qt_r, mode="clip")
+    qtx.take(h.itx_rep, out=qtx_r, mode="clip")
+    np.subtract(qt_r, qtx_r, out=e)                 # E = dD/dα
+    rx = np.add(h.x_rep, r, out=e_r)
+    z = np.multiply(d, rx, out=u)
+    z += (np.log(a) + np.log(v)).take(h.seg_rep, out=y, mode="clip")
+    np.multiply(e, rx, out=e_r)                     # (r + x) E = dz/dα
     if z.max() > _Z_CLIP:
         ll += _dot(wr, np.maximum(z - _Z_CLIP, 0.0))
         np.minimum(z, _Z_CLIP, out=z)
-    u = np.exp(z, out=z)
-    u += 1.0                                    # 1 + exp(z)
-    ll += _dot(wr, np.log(u))
-    inv = np.reciprocal(u, out=u)               # 1 − σ(z)
-    wi = wr * inv
-    ws = wr - wi                                # w σ
+    np.exp(z, out=u)
+    u += 1.0                                        # 1 + exp(z)
+    ll += _dot(wr, np.log(u, out=y))
+    inv = np.reciprocal(u, out=u)                   # 1 − σ(z)
+    wi = np.multiply(wr, inv, out=y)
+    np.subtract(wr, wi, out=ws)                     # w σ
     s1 = np.add.reduceat(ws, starts)
     g[0] += _dot(ws, d)
     g[1] += _dot(ws, e_r)
     g[2] += s1.sum() / a
     g[3] -= _dot(v, s1)
     if hessian:
-        s = wi * inv
-        np.subtract(wi, s, out=s)               # w σ (1 − σ)
-        sd, se = s * d, s * e_r
-        s2, s3, s4 = (np.add.reduceat(y, starts) for y in (s, sd, se))
+        s = np.multiply(wi, inv, out=u)
+        np.subtract(wi, s, out=s)                   # w σ (1 − σ)
+        sd = np.multiply(s, d, out=y)
+        np.multiply(s, e_r, out=se)
+        s2, s3, s4 = (np.add.reduceat(c, starts) for c in (s, sd, se))
         qt_r += qtx_r
-        qt_r *= e_r
+        qt_r *= e_r                                 # (r + x) E (1/(α+T) + 1/(α+t_x)) = −dz²/dα²
         H[0, 0] += _dot(sd, d)
         H[0, 1] += _dot(sd, e_r) + _dot(ws, e)
         H[1, 1] += _dot(se, e_r) - _dot(ws, qt_r)
@@ -196,7 +213,9 @@ class BetaGeoFitter(BaseFitter):
         self.unit_days_ = unit_days if unit_days is not None else _unit_days(frequency)
         x, tx, t = rfm_columns(frequency, recency, T, self._model_name)
         (ux, utx, ut), w, _, indices = unique_rows_indexed(x, tx, t, weights=weights)
-        self._optimise(self._prepare((ux, utx, ut), indices), w)
+        data = self._prepare((ux, utx, ut), indices)
+        self._optimise(data, w)
+        data[3].release()
         return self
 
     def _prepare(self, cols, indices=None):
