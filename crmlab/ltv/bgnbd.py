@@ -158,7 +158,7 @@ def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool):
         np.multiply(s, e_r, out=se)
         s2, s3, s4 = (np.add.reduceat(c, starts) for c in (s, sd, se))
         qt_r += qtx_r
-        qt_r *= e_r                                 # (r + x) E (1/(α+T) + 1/(α+t_x)) = −dz²/dα²
+        qt_r *= e_r                                 # (r + x) E (1/(α+T) + 1/(α+t_x)) = −d²z/dα²
         H[0, 0] += _dot(sd, d)
         H[0, 1] += _dot(sd, e_r) + _dot(ws, e)
         H[1, 1] += _dot(se, e_r) - _dot(ws, qt_r)
@@ -176,7 +176,8 @@ class BetaGeoFitter(BaseFitter):
     """BG/NBD: purchases at Poisson rate λ ~ Gamma(r, α) while alive; after each purchase the
     customer drops out with probability p ~ Beta(a, b).
 
-    Fitted by maximum likelihood (exact gradient, log-parameters, unique histories weighted).
+    Fitted by maximum likelihood: Newton's method with the exact gradient and Hessian in the
+    log-parameters, on the distinct histories weighted by their counts.
 
     Parameters
     ----------
