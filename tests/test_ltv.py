@@ -210,6 +210,81 @@ def test_gammagamma_gradient(cdnow_cal):
     np.testing.assert_allclose(g, num, rtol=1e-5)
 
 
+def test_bgnbd_exact_hessian(cdnow_cal):
+    # the aggregated likelihood equals the per-customer one; the analytic Hessian equals central
+    # differences of the exact gradient
+    m = BetaGeoFitter()
+    cols = tuple(cdnow_cal[c].to_numpy(float) for c in ("frequency_cal", "recency_cal", "T_cal"))
+    w = np.arange(len(cols[0])) % 3 + 1.0
+    data = m._prepare(cols)
+    for p0 in ([0.5, 3.0, 1.2, 2.0], [0.3, 20.0, 0.5, 2.0], [2.0, 1.0, 3.0, 50.0],
+               [0.2425945, 4.4136019, 0.7929199, 2.4258881]):
+        lp = np.log(p0)
+        ll, g, h = m._loglik_grad_hess(lp, data, w)
+        ll_i, g_i = BetaGeoFitter._loglik_rows(np.array(p0), cols)
+        assert ll == pytest.approx(w @ ll_i, rel=1e-12)
+        np.testing.assert_allclose(g, (g_i @ w) * p0, rtol=1e-9, atol=1e-8)
+        np.testing.assert_allclose(m._loglik_and_grad(lp, data, w)[1], g, rtol=1e-12)
+        step = 1e-5
+        num = np.column_stack([(m._loglik_and_grad(lp + e, data, w)[1]
+                                - m._loglik_and_grad(lp - e, data, w)[1]) / (2 * step)
+                               for e in np.eye(4) * step])
+        np.testing.assert_allclose(h, num, rtol=1e-6, atol=1e-6 * np.abs(h).max())
+        assert np.array_equal(h, h.T)
+
+
+def test_bgnbd_likelihood_where_exp_overflows():
+    # z = log(a/(b+x-1)) + (r+x) log((alpha+T)/(alpha+t_x)) far above 700: softplus(z) = z
+    x = np.array([600.0, 300.0, 2.0, 0.0])
+    tx = np.array([1.0, 2.0, 30.0, 0.0])
+    t = np.array([1000.0, 900.0, 40.0, 50.0])
+    p = np.array([0.5, 0.2, 0.8, 2.5])
+    m = BetaGeoFitter()
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    ll, g = m._loglik_and_grad(np.log(p), (x, tx, t), w)
+    ll_i, g_i = BetaGeoFitter._loglik_rows(p, (x, tx, t))
+    assert ll == pytest.approx(w @ ll_i, rel=1e-13)
+    np.testing.assert_allclose(g, (g_i @ w) * p, rtol=1e-10)
+
+
+class _BetaGeoLBFGSB(BetaGeoFitter):
+    """BG/NBD without the analytic Hessian: L-BFGS-B and finite-difference standard errors."""
+    _loglik_grad_hess = None
+
+
+class _BetaGeoBrokenHessian(BetaGeoFitter):
+    """A Hessian that is not finite: Newton's method must hand over to L-BFGS-B."""
+
+    def _loglik_grad_hess(self, logp, data, w):
+        ll, g, h = super()._loglik_grad_hess(logp, data, w)
+        return ll, g, np.full_like(h, np.nan)
+
+
+def test_newton_fit_equals_lbfgsb_fit(cdnow_cal):
+    x, tx, T = _simulate_bgnbd(30_000, 0.5, 5.0, 0.8, 2.5, rng=np.random.default_rng(22))
+    newton = BetaGeoFitter().fit(x, tx, T)
+    assert newton.n_unique_rows_ > 20_000                      # warm start, then Newton
+    assert newton.optimizer_result_.method == "newton" and newton.optimizer_result_.success
+    assert newton.optimizer_result_.nfev <= 8
+    lbfgsb = _BetaGeoLBFGSB().fit(x, tx, T)
+    np.testing.assert_allclose(newton.params_, lbfgsb.params_, rtol=1e-6)
+    assert newton.log_likelihood_ == pytest.approx(lbfgsb.log_likelihood_, abs=1e-6)
+    # exact Hessian vs forward differences of the gradient
+    np.testing.assert_allclose(newton.summary.se, lbfgsb.summary.se, rtol=1e-4)
+    # with a penalty
+    pen = BetaGeoFitter(penalizer_coef=0.01).fit(cdnow_cal)
+    pen_lb = _BetaGeoLBFGSB(penalizer_coef=0.01).fit(cdnow_cal)
+    np.testing.assert_allclose(pen.params_, pen_lb.params_, rtol=1e-6)
+    assert not np.allclose(pen.params_, BetaGeoFitter().fit(cdnow_cal).params_, rtol=1e-3)
+
+
+def test_newton_falls_back_to_lbfgsb(cdnow_cal, bg):
+    m = _BetaGeoBrokenHessian().fit(cdnow_cal)
+    assert getattr(m.optimizer_result_, "method", "") != "newton"
+    np.testing.assert_allclose(m.params_, bg.params_, rtol=1e-6)
+    assert m.log_likelihood_ == pytest.approx(bg.log_likelihood_, abs=1e-6)
+
+
 def test_paretonbd_quadrature_matches_closed_form_on_extreme_grid():
     rng = np.random.default_rng(0)
     worst = 0.0

@@ -3,18 +3,181 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1, polygamma
 
-from crmlab.ltv._base import BaseFitter, _dot, _unit_days, rfm_columns, unique_rows, value_index
+from crmlab.ltv._base import (BaseFitter, _dot, _unit_days, rfm_columns, unique_rows_indexed,
+                              value_index)
 
 __all__ = ["BetaGeoFitter"]
+
+
+#: Above this z, exp(z) would overflow; softplus(z) = z there to double precision.
+_Z_CLIP = 700.0
+
+
+class _Histories:
+    """The distinct histories arranged for fast likelihood evaluations (built once per fit).
+
+    The BG/NBD log-likelihood of a history is
+
+        ll = A(x) + r log α − (r + x) log(α + T) + [x > 0] softplus(z),
+        z  = log a − log(b + x − 1) + (r + x) (log(α + T) − log(α + t_x)),
+
+    where A(x) holds the log-gamma and log-beta terms. A(x) is evaluated once per distinct
+    frequency and the log(α + T) term once per distinct T (with the weights summed per value);
+    only the softplus term needs work per history, and only for repeat customers (x > 0). These
+    are stored grouped by frequency so that sums per frequency are segment sums.
+    """
+
+    def __init__(self, x, tx, t, indices=None):
+        (self.ux, self.ix), (self.utx, itx), (self.ut, self.it) = \
+            indices if indices is not None else (value_index(c) for c in (x, tx, t))
+        rep = np.flatnonzero(x > 0)
+        code = self.ix[rep]
+        # a stable sort of small integer codes is a radix sort
+        order = np.argsort(code.astype(np.uint16) if len(self.ux) < 2 ** 16 else code,
+                           kind="stable")
+        rep, code = rep[order], code[order]
+        self.rep = rep
+        self.starts = np.flatnonzero(np.diff(code, prepend=-1))
+        self.seg_x = self.ux[code[self.starts]]
+        self.seg_len = np.diff(self.starts, append=len(rep))
+        self.seg_rep = np.repeat(np.arange(len(self.starts)), self.seg_len)
+        self.x_rep = x[rep]
+        self.it_rep = self.it[rep]
+        self.itx_rep = itx[rep]
+        self._w = None
+        self._work = None
+
+    def work(self) -> np.ndarray:
+        """Scratch arrays for the per-history terms, allocated once (writing into them is much
+        faster than allocating fresh temporaries of this size at every evaluation)."""
+        if self._work is None:
+            self._work = np.empty((9, len(self.rep)))
+        return self._work
+
+    def release(self) -> None:
+        """Free the scratch arrays (after the fit)."""
+        self._work = None
+
+    def weigh(self, w) -> None:
+        """Sum the weights per distinct x and T (cached for the weight array last given)."""
+        if self._w is w:
+            return
+        self.n = float(w.sum())
+        self.w_x = np.bincount(self.ix, weights=w, minlength=len(self.ux))
+        self.w_t = np.bincount(self.it, weights=w, minlength=len(self.ut))
+        self.wx_t = np.bincount(self.it, weights=w * self.ux[self.ix], minlength=len(self.ut))
+        self.w_rep = w[self.rep]
+        self._w = w
+
+
+def _bgnbd_loglik(p, h: _Histories, w, hessian: bool):
+    """Weighted BG/NBD log-likelihood, gradient and (optionally) Hessian in (r, α, a, b).
+
+    With σ = sigmoid(z) and ∇z = (D, (r + x) E, 1/a, −1/(b + x − 1)), D = log(α+T) − log(α+t_x),
+    E = 1/(α+T) − 1/(α+t_x), the softplus term contributes Σ w σ ∇z to the gradient and
+    Σ w σ(1 − σ) ∇z ∇zᵀ + Σ w σ ∇²z to the Hessian; the second derivatives of the terms in x
+    and in T alone are trigamma functions and powers of 1/(α + T).
+    """
+    r, alpha, a, b = p
+    h.weigh(w)
+    n, ux, w_x = h.n, h.ux, h.w_x
+    # terms in x alone (per distinct frequency)
+    ll = _dot(w_x, gammaln(r + ux) + betaln(a, b + ux)) + n * (
+        r * np.log(alpha) - gammaln(r) - betaln(a, b))
+    dab = digamma(a + b) - digamma(a + b + ux)
+    g = np.array([_dot(w_x, digamma(r + ux)) + n * (np.log(alpha) - digamma(r)),
+                  n * r / alpha,
+                  _dot(w_x, dab),
+                  _dot(w_x, digamma(b + ux) + dab) - n * digamma(b)])
+    H = np.zeros((4, 4))
+    if hessian:
+        tab = _dot(w_x, polygamma(1, a + b) - polygamma(1, a + b + ux))
+        H[0, 0] = _dot(w_x, polygamma(1, r + ux)) - n * polygamma(1, r)
+        H[0, 1] = n / alpha
+        H[1, 1] = -n * r / alpha ** 2
+        H[2, 2] = H[2, 3] = tab
+        H[3, 3] = _dot(w_x, polygamma(1, b + ux)) - n * polygamma(1, b) + tab
+    # −(r + x) log(α + T), per distinct T
+    lt, qt = np.log(alpha + h.ut), 1.0 / (alpha + h.ut)
+    c_t = r * h.w_t + h.wx_t
+    ll -= _dot(c_t, lt)
+    g[0] -= _dot(h.w_t, lt)
+    g[1] -= _dot(c_t, qt)
+    if hessian:
+        H[0, 1] -= _dot(h.w_t, qt)
+        H[1, 1] += _dot(c_t, qt * qt)
+    if len(h.rep):
+        ll, g, H = _add_softplus_term(p, h, lt, qt, ll, g, H, hessian)
+    H = np.triu(H) + np.triu(H, 1).T
+    return ll, g, H
+
+
+def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool):
+    """Add Σ w softplus(z) over the repeat customers and its derivatives (see _bgnbd_loglik).
+
+    softplus(z) = log(1 + exp(z)) and 1 − σ(z) = 1 / (1 + exp(z)): one exponential and one
+    logarithm per history. Where z ≪ 0 both are computed to an absolute (not relative) error of
+    about 1e-16, which is negligible in the sums; z above _Z_CLIP (where exp overflows) counts
+    as softplus(z) = z, exact in double precision.
+    """
+    r, alpha, a, b = p
+    wr, seg_x, starts = h.w_rep, h.seg_x, h.starts
+    ltx, qtx = np.log(alpha + h.utx), 1.0 / (alpha + h.utx)
+    v = 1.0 / (b + seg_x - 1)
+    # take(..., mode="clip") writes into `out` directly (the default mode buffers it)
+    d, qt_r, qtx_r, e, e_r, u, y, ws, se = h.work()
+    lt.take(h.it_rep, out=d, mode="clip")
+    d -= ltx.take(h.itx_rep, out=y, mode="clip")    # D = log(α + T) − log(α + t_x) = dz/dr
+    qt.take(h.it_rep, out=qt_r, mode="clip")
+    qtx.take(h.itx_rep, out=qtx_r, mode="clip")
+    np.subtract(qt_r, qtx_r, out=e)                 # E = dD/dα
+    rx = np.add(h.x_rep, r, out=e_r)
+    z = np.multiply(d, rx, out=u)
+    z += (np.log(a) + np.log(v)).take(h.seg_rep, out=y, mode="clip")
+    np.multiply(e, rx, out=e_r)                     # (r + x) E = dz/dα
+    if z.max() > _Z_CLIP:
+        ll += _dot(wr, np.maximum(z - _Z_CLIP, 0.0))
+        np.minimum(z, _Z_CLIP, out=z)
+    np.exp(z, out=u)
+    u += 1.0                                        # 1 + exp(z)
+    ll += _dot(wr, np.log(u, out=y))
+    inv = np.reciprocal(u, out=u)                   # 1 − σ(z)
+    wi = np.multiply(wr, inv, out=y)
+    np.subtract(wr, wi, out=ws)                     # w σ
+    s1 = np.add.reduceat(ws, starts)
+    g[0] += _dot(ws, d)
+    g[1] += _dot(ws, e_r)
+    g[2] += s1.sum() / a
+    g[3] -= _dot(v, s1)
+    if hessian:
+        s = np.multiply(wi, inv, out=u)
+        np.subtract(wi, s, out=s)                   # w σ (1 − σ)
+        sd = np.multiply(s, d, out=y)
+        np.multiply(s, e_r, out=se)
+        s2, s3, s4 = (np.add.reduceat(c, starts) for c in (s, sd, se))
+        qt_r += qtx_r
+        qt_r *= e_r                                 # (r + x) E (1/(α+T) + 1/(α+t_x)) = −d²z/dα²
+        H[0, 0] += _dot(sd, d)
+        H[0, 1] += _dot(sd, e_r) + _dot(ws, e)
+        H[1, 1] += _dot(se, e_r) - _dot(ws, qt_r)
+        H[0, 2] += s3.sum() / a
+        H[0, 3] -= _dot(v, s3)
+        H[1, 2] += s4.sum() / a
+        H[1, 3] -= _dot(v, s4)
+        H[2, 2] += (s2.sum() - s1.sum()) / a ** 2
+        H[2, 3] -= _dot(v, s2) / a
+        H[3, 3] += _dot(v * v, s2 + s1)
+    return ll, g, H
 
 
 class BetaGeoFitter(BaseFitter):
     """BG/NBD: purchases at Poisson rate λ ~ Gamma(r, α) while alive; after each purchase the
     customer drops out with probability p ~ Beta(a, b).
 
-    Fitted by maximum likelihood (exact gradient, log-parameters, unique histories weighted).
+    Fitted by maximum likelihood: Newton's method with the exact gradient and Hessian in the
+    log-parameters, on the distinct histories weighted by their counts.
 
     Parameters
     ----------
@@ -50,13 +213,17 @@ class BetaGeoFitter(BaseFitter):
         """
         self.unit_days_ = unit_days if unit_days is not None else _unit_days(frequency)
         x, tx, t = rfm_columns(frequency, recency, T, self._model_name)
-        (ux, utx, ut), w, _ = unique_rows(x, tx, t, weights=weights)
-        self._optimise(self._prepare((ux, utx, ut)), w)
+        (ux, utx, ut), w, _, indices = unique_rows_indexed(x, tx, t, weights=weights)
+        data = self._prepare((ux, utx, ut), indices)
+        self._optimise(data, w)
+        data[3].release()
         return self
 
-    def _prepare(self, cols):
-        x, tx, t = cols
-        return (x, tx, t, value_index(x), value_index(tx), value_index(t))
+    def _prepare(self, cols, indices=None):
+        """The columns and their :class:`_Histories` (``indices``: the columns' value indices,
+        when already known)."""
+        x, tx, t = (np.asarray(c, dtype=float) for c in cols)
+        return (x, tx, t, _Histories(x, tx, t, indices))
 
     def _start(self, data, w):
         x, tx, t = data[:3]
@@ -64,44 +231,25 @@ class BetaGeoFitter(BaseFitter):
         return np.log([1.0, 1.0 / rate, 1.0, 3.0])
 
     def _loglik_and_grad(self, logp, data, w):
-        """Total weighted log-likelihood and gradient (log-parameters), aggregated for speed.
+        """Total weighted log-likelihood and its gradient with respect to the log-parameters.
 
-        Functions of ``x`` alone (log-gamma, log-beta, digamma) are evaluated once per distinct
-        frequency, ``log(alpha + T)`` and ``log(alpha + t_x)`` once per distinct value, and the
-        per-customer work is a few vector operations. Equal to summing :meth:`_loglik_rows`.
+        Equal to summing :meth:`_loglik_rows`; see :func:`_bgnbd_loglik` for how it is organised.
         """
-        r, alpha, a, b = np.exp(logp)
-        x, tx, t = data[:3]
-        ux, ix = value_index(x) if len(data) < 4 else data[3]
-        utx, itx = value_index(tx) if len(data) < 4 else data[4]
-        ut, it = value_index(t) if len(data) < 4 else data[5]
-        wx = np.bincount(ix, weights=w, minlength=len(ux))
-        lt = np.log(alpha + ut)[it]
-        ltx = np.log(alpha + utx)[itx]
-        rx = r + x
-        rep = x > 0
-        with np.errstate(divide="ignore"):
-            lbx = np.where(ux > 0, np.log(a) - np.log(np.where(ux > 0, b + ux - 1, 1.0)), -np.inf)
-        u1 = -rx * lt
-        u2 = lbx[ix] - rx * ltx
-        lse = np.logaddexp(u1, u2)
-        w1 = np.exp(u1 - lse)
-        w2 = np.where(rep, np.exp(u2 - lse), 0.0)
-        ww1, ww2 = w * w1, w * w2
-        n = w.sum()
-        ll = float(_dot(wx, gammaln(r + ux) + betaln(a, b + ux)) + n * (
-            r * np.log(alpha) - gammaln(r) - betaln(a, b)) + _dot(w, lse))
-        dab_x = digamma(a + b) - digamma(a + b + ux)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv_b = np.where(ux > 0, 1.0 / np.where(ux > 0, b + ux - 1, 1.0), 0.0)
-        g = np.array([
-            _dot(wx, digamma(r + ux)) + n * (np.log(alpha) - digamma(r))
-            - _dot(ww1, lt) - _dot(ww2, ltx),
-            n * r / alpha - _dot(ww1 * rx, 1.0 / (alpha + t)) - _dot(ww2 * rx, 1.0 / (alpha + tx)),
-            _dot(wx, dab_x) + ww2.sum() / a,
-            _dot(wx, digamma(b + ux) + dab_x) - n * digamma(b) - _dot(ww2, inv_b[ix]),
-        ])
-        return ll, g * np.array([r, alpha, a, b])
+        p = np.exp(logp)
+        ll, g, _ = _bgnbd_loglik(p, self._layout(data), w, hessian=False)
+        return ll, g * p
+
+    def _loglik_grad_hess(self, logp, data, w):
+        """Log-likelihood, gradient and exact Hessian with respect to the log-parameters."""
+        p = np.exp(logp)
+        ll, g, h = _bgnbd_loglik(p, self._layout(data), w, hessian=True)
+        return ll, g * p, h * np.outer(p, p) + np.diag(g * p)
+
+    def _layout(self, data) -> _Histories:
+        """The prepared histories of ``data`` (prepared here when given as plain columns)."""
+        if len(data) > 3 and isinstance(data[3], _Histories):
+            return data[3]
+        return self._prepare(data)[3]
 
     @staticmethod
     def _loglik_rows(p, data):
