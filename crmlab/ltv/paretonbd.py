@@ -98,9 +98,45 @@ _COARSE_STEPS = 64
 
 
 def _sorted_codes(values):
-    """Sorted distinct values and each element's position among them."""
-    codes, uniq = pd.factorize(values, sort=True)
+    """Sorted distinct values and each element's position among them (a bin count for
+    non-negative integers such as frequencies and day counts, else hashing)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) and v.min() >= 0 and v.max() < 2 ** 22 and np.array_equal(v, np.floor(v)):
+        uniq, codes = _dense_codes(v.astype(np.intp), int(v.max()) + 1)
+        return uniq.astype(float), codes
+    codes, uniq = pd.factorize(v, sort=True)
     return np.asarray(uniq, dtype=float), codes.astype(np.intp)
+
+
+def _dense_codes(keys, size):
+    """Sorted distinct values of non-negative integer keys below ``size`` and each key's rank."""
+    present = np.zeros(size, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[keys]
+
+
+def _stable_order(codes, size):
+    """Stable sorting permutation of integer codes in [0, size) (radix sort when they fit in
+    16 bits)."""
+    return np.argsort(codes.astype(np.uint16) if size <= 2 ** 16 else codes, kind="stable")
+
+
+def _merge_pairs(a, b, na, nb, weights=None):
+    """Distinct (a, b) code pairs sorted by a then b, and the total weight of each."""
+    order = _stable_order(b, nb)
+    order = order[_stable_order(a[order], na)]
+    key = a[order] * nb + b[order]
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    if weights is None:
+        w = np.diff(starts, append=len(key)).astype(float)
+    else:
+        w = np.add.reduceat(np.asarray(weights, dtype=float)[order], starts)
+    ua, ub = np.divmod(key[starts], nb)
+    return ua, ub, w
 
 
 def _segment_starts(group, n):
@@ -110,35 +146,58 @@ def _segment_starts(group, n):
 
 class _KnotData:
     """Layout of the distinct rows for the knot-table likelihood: x indices, knots, and the
-    distinct (x, T) and (x, t_x) cells each row falls in."""
+    distinct (x, T) and (x, t_x) cells each row falls in; rows are kept in (x, T) cell order."""
 
-    def __init__(self, x, tx, t):
-        ux, ix = _sorted_codes(x)
-        self.ux = ux
-        self.knots, kk = _sorted_codes(np.concatenate([tx, t]))
-        nk, n = len(self.knots), len(x)
-        cells_T, jT = _sorted_codes(ix * nk + kk[n:])
-        cells_tx, jtx = _sorted_codes(ix * nk + kk[:n])
-        self.xT, self.kT = np.divmod(cells_T.astype(np.intp), nk)
-        self.xtx, self.ktx = np.divmod(cells_tx.astype(np.intp), nk)
-        # rows sorted by (x, T) cell (hence by x): per-cell sums are contiguous runs
-        self.order = np.argsort(jT, kind="stable")
-        self.jT, self.jtx, self.ix = jT[self.order], jtx[self.order], ix[self.order]
+    def __init__(self, ux, ix, knots, kk, weights=None, merge: bool = False):
+        """Distinct x values ``ux`` and each row's index ``ix``; knots and each row's t_x then T
+        knot index ``kk`` (length 2n). ``merge=True``: the rows are customers (``weights`` their
+        counts, default 1), merged here into distinct histories (:attr:`rows`, :attr:`w`) in
+        cell order; otherwise the rows are taken as given and a permutation into cell order is
+        kept."""
+        self.ux, self.knots = ux, knots
+        nx, nk, n = len(ux), len(knots), len(ix)
+        cells_T, jT = _dense_codes(ix * nk + kk[n:], nx * nk)
+        cells_tx, jtx = _dense_codes(ix * nk + kk[:n], nx * nk)
+        self.xT, self.kT = np.divmod(cells_T, nk)
+        self.xtx, self.ktx = np.divmod(cells_tx, nk)
+        if merge:
+            jT, jtx, self.w = _merge_pairs(jT, jtx, len(cells_T), len(cells_tx), weights)
+            self.order = None
+            self.rows = (self.ux[self.xT[jT]], self.knots[self.ktx[jtx]], self.knots[self.kT[jT]])
+        else:
+            self.order = _stable_order(jT, len(cells_T))
+            jT, jtx = jT[self.order], jtx[self.order]
+        self.jT, self.jtx, self.ix = jT, jtx, self.xT[jT]
         self.runs = np.bincount(jT, minlength=len(cells_T))
         self.run_starts = np.cumsum(self.runs) - self.runs
-        nx = len(ux)
         self.starts_T = _segment_starts(self.xT, nx)
         self.starts_tx = _segment_starts(self.xtx, nx)
         self.row_starts = _segment_starts(self.ix, nx)
         self._w = None
 
     def weights(self, w):
-        """Weights in the sorted row order and per distinct x (cached for the weights array)."""
+        """Weights in the layout's row order and per distinct x (cached for the weights array)."""
         if self._w is not w:
-            self._ws = np.asarray(w, dtype=float)[self.order]
+            wf = np.asarray(w, dtype=float)
+            self._ws = wf if self.order is None else wf[self.order]
             self._wx = np.add.reduceat(self._ws, self.row_starts)
             self._w = w
         return self._ws, self._wx
+
+
+def _knot_layout(x, tx, t, weights=None, merge: bool = False, force: bool | None = None):
+    """The knot layout of the rows, or None when per-row quadrature is cheaper (many distinct
+    time values: the tables cost (distinct x) × (knots) per evaluation); ``force`` decides."""
+    if force is False:
+        return None
+    ux, ix = _sorted_codes(x)
+    knots, kk = _sorted_codes(np.concatenate([tx, t]))
+    if force is None and len(ux) * len(knots) > _KNOT_COST_RATIO * len(x):
+        return None
+    kd = _KnotData(ux, ix, knots, kk, weights, merge)
+    if force is None and len(ux) * len(knots) > _KNOT_COST_RATIO * len(kd.jT):
+        return None
+    return kd
 
 
 def _knot_tables(p, ux, knots):
@@ -262,8 +321,9 @@ def _knot_loglik(p, kd: _KnotData, w, rows: bool = False):
             v[sl] = ws[sl] * eb / d2
     const = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + c
     if rows:
-        out = np.empty_like(lz)
-        out[kd.order] = lz + const[kd.ix]
+        out = lz + const[kd.ix]
+        if kd.order is not None:
+            out[kd.order] = out.copy()
         return out
     ll = _dot(ws, lz) + _dot(wx, const)
     # gradient: per row, e^{-ls} × [(x, T) cell vector] + b/(a+b)/(s H(t_x)) × [(x, t_x) vector]
@@ -320,8 +380,12 @@ class ParetoNBDFitter(BaseFitter):
         """Fit on ``frequency``, ``recency``, ``T`` (or an rfm_summary table). Returns self."""
         self.unit_days_ = unit_days if unit_days is not None else _unit_days(frequency)
         x, tx, t = rfm_columns(frequency, recency, T, self._model_name)
-        (ux, utx, ut), w, _ = unique_rows(x, tx, t, weights=weights)
-        data = self._prepare((ux, utx, ut))
+        kd = _knot_layout(x, tx, t, weights=weights, merge=True)
+        if kd is not None:
+            data, w = (*kd.rows, kd), kd.w
+        else:
+            cols, w, _ = unique_rows(x, tx, t, weights=weights)
+            data = tuple(cols)
         self._optimise(data, w)
         self.log_likelihood_quadrature_ = self.log_likelihood_
         self.log_likelihood_ = self._exact_total(data, w)
@@ -345,11 +409,8 @@ class ParetoNBDFitter(BaseFitter):
         """Distinct rows, plus the knot layout when it is cheaper than per-row quadrature
         (``knots`` forces the choice)."""
         x, tx, t = (np.asarray(c, dtype=float) for c in cols[:3])
-        if knots is None:
-            nx = len(pd.unique(x))
-            nk = len(pd.unique(np.concatenate([tx, t])))
-            knots = nx * nk <= _KNOT_COST_RATIO * len(x)
-        return (x, tx, t, _KnotData(x, tx, t)) if knots else (x, tx, t)
+        kd = _knot_layout(x, tx, t, force=knots)
+        return (x, tx, t) if kd is None else (x, tx, t, kd)
 
     def _loglik_and_grad(self, logp, data, w):
         if len(data) > 3 and isinstance(data[3], _KnotData):
@@ -373,9 +434,9 @@ class ParetoNBDFitter(BaseFitter):
         if len(data) == 3 or len(data[3].knots) <= 2 * _COARSE_STEPS:
             return super()._warm_start(x0, data, w)
         grid = max(float(t.max()), 1e-12) / _COARSE_STEPS
-        (cx, ctx, ct), cw, _ = unique_rows(x, np.round(tx / grid) * grid,
-                                           np.round(t / grid) * grid, weights=w)
-        coarse = self._prepare((cx, ctx, ct))
+        kd = _knot_layout(x, np.round(tx / grid) * grid, np.round(t / grid) * grid, weights=w,
+                          merge=True, force=True)
+        coarse, cw = (*kd.rows, kd), kd.w
         x1 = super()._warm_start(x0, coarse, cw)
         x1 = self._newton(x1, coarse, cw, self._hessian(x1, coarse, cw))
         return self._newton(x1, data, w, self._hessian(x1, coarse, cw))
