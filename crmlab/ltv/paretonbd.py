@@ -173,6 +173,11 @@ class _KnotData:
         self.starts_T = _segment_starts(self.xT, nx)
         self.starts_tx = _segment_starts(self.xtx, nx)
         self.row_starts = _segment_starts(self.ix, nx)
+        # largest x whose tables are read at or below each interval (an x's tables are read only
+        # from its lowest t_x knot up): pieces need only be short enough for those x
+        lowest = np.minimum.accumulate(self.ktx[self.starts_tx][::-1])[::-1]
+        reach = np.searchsorted(lowest, np.arange(max(nk - 1, 0)), side="right")
+        self.x_reach = ux[np.maximum(reach, 1) - 1]
         self._w = None
 
     def weights(self, w):
@@ -200,12 +205,13 @@ def _knot_layout(x, tx, t, weights=None, merge: bool = False, force: bool | None
     return kd
 
 
-def _knot_tables(p, ux, knots):
+def _knot_tables(p, ux, knots, x_reach=None):
     """Scaled tail integrals at every knot u_k, for every distinct x.
 
     Returns H of shape (knots, x, 5): ``∫_{u_k}^{u_max} g_x(τ) f(τ) dτ / g_x(u_k)`` for
     f = 1, −log(α+τ), 1/(α+τ), −log(β+τ), 1/(β+τ) (the integral and its derivatives' parts),
     and log(α+u_k), log(β+u_k). Each ratio g_x(τ)/g_x(u_k) ≤ 1, so nothing overflows.
+    ``x_reach[k]``: the largest x needing accurate integrals on interval k (default: all).
     """
     r, alpha, s, beta = p
     nx, nk = len(ux), len(knots)
@@ -218,7 +224,8 @@ def _knot_tables(p, ux, knots):
     ea, eb = alpha + u0, beta + u0
     # piece length: log(α+τ), log(β+τ) and log g_{x_max} change little over a piece
     hmax = np.minimum(np.minimum(ea, eb) * np.expm1(_PIECE_LOG_STEP),
-                      _PIECE_VARIATION / ((r + ux[-1]) / ea + (s + 1) / eb))
+                      _PIECE_VARIATION / ((r + (ux[-1] if x_reach is None else x_reach)) / ea
+                                          + (s + 1) / eb))
     m = np.maximum(np.ceil(du / hmax), 1).astype(np.intp)
     npc = int(m.sum())
     iv = np.repeat(np.arange(ni), m)                       # interval of each piece
@@ -275,7 +282,7 @@ def _knot_loglik(p, kd: _KnotData, w, rows: bool = False):
     """
     r, alpha, s, beta = p
     ux, knots = kd.ux, kd.knots
-    H, la, lb = _knot_tables(p, ux, knots)
+    H, la, lb = _knot_tables(p, ux, knots, kd.x_reach)
     # (x, T) cells
     rxT = r + ux[kd.xT]
     laT, lbT = la[kd.kT], lb[kd.kT]
