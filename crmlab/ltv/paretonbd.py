@@ -62,20 +62,24 @@ def pareto_nbd_loglik_exact(params, frequency, recency, T) -> np.ndarray:
     r, alpha, s, beta = (float(v) for v in params)
     la1 = _log_hyp_term(r, alpha, s, beta, px, ptx)[i1]
     la2 = _log_hyp_term(r, alpha, s, beta, qx, qt)[i2]
-    return _exact_from_terms(r, alpha, s, beta, x, t, la1, la2, t > tx).reshape(shape)
+    l1 = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
+    return (_exact_const(r, alpha, s, beta, x)
+            + _exact_from_terms(l1, np.log(s / (r + s + x)), la1, la2, t > tx)).reshape(shape)
 
 
-def _exact_from_terms(r, alpha, s, beta, x, t, la1, la2, inside):
-    """Combine the 2F1 terms at t_x (la1) and T (la2) into the per-customer log-likelihood."""
+def _exact_const(r, alpha, s, beta, x):
+    """log Γ(r+x)/Γ(r) + r log α + s log β."""
+    return gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+
+
+def _exact_from_terms(l1, lsk, la1, la2, inside):
+    """log[e^{l1} + (s/k)(A1 − A2)] from the "alive" term l1, lsk = log(s/k) and the 2F1 terms
+    at t_x (la1 = log A1) and T (la2 = log A2); A1 − A2 = 0 where ``inside`` is false."""
     with np.errstate(divide="ignore", invalid="ignore"):
         # log(A1 - A2) = la1 + log(1 - exp(la2 - la1))
         log_a0 = la1 + np.log1p(-np.exp(np.minimum(la2 - la1, 0.0)))
     log_a0 = np.where(inside, log_a0, -np.inf)
-    k = r + s + x
-    l1 = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
-    l2 = np.log(s) - np.log(k) + log_a0
-    return (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-            + np.logaddexp(l1, l2))
+    return np.logaddexp(l1, lsk + log_a0)
 
 
 # -- knot tables ------------------------------------------------------------------------------------
@@ -286,13 +290,14 @@ def _knot_loglik(p, kd: _KnotData, w, rows: bool = False):
     # (x, T) cells
     rxT = r + ux[kd.xT]
     laT, lbT = la[kd.kT], lb[kd.kT]
-    HT = H[kd.kT, kd.xT]                                     # (cells, 5)
+    Hflat = H.reshape(-1, 5)
+    HT = Hflat.take(kd.kT * len(ux) + kd.xT, axis=0)        # (cells, 5)
     btT = 1.0 / (beta + knots[kd.kT])
     l1 = -rxT * laT - s * lbT
     a = np.maximum(1.0 - s * HT[:, 0] * btT, 0.0)
     # (x, t_x) cells
     rxt = r + ux[kd.xtx]
-    Ht = H[kd.ktx, kd.xtx]
+    Ht = Hflat.take(kd.ktx * len(ux) + kd.xtx, axis=0)
     h0 = Ht[:, 0]
     with np.errstate(divide="ignore"):
         P = np.log(s * h0) - rxt * la[kd.ktx] - (s + 1) * lb[kd.ktx]     # log(s H g) at t_x
@@ -326,7 +331,7 @@ def _knot_loglik(p, kd: _KnotData, w, rows: bool = False):
             lz[sl] = l1[jT] + mm + np.log(d2)
             wz[sl] = ws[sl] * em / d2
             v[sl] = ws[sl] * eb / d2
-    const = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + c
+    const = _exact_const(r, alpha, s, beta, ux) + c
     if rows:
         out = lz + const[kd.ix]
         if kd.order is not None:
@@ -405,12 +410,14 @@ class ParetoNBDFitter(BaseFitter):
             return float(_dot(w, pareto_nbd_loglik_exact(self.params_, x, tx, t)))
         kd = data[3]
         r, alpha, s, beta = self.params_.to_numpy()
-        la1 = _log_hyp_term(r, alpha, s, beta, kd.ux[kd.xtx], kd.knots[kd.ktx])[kd.jtx]
-        la2 = _log_hyp_term(r, alpha, s, beta, kd.ux[kd.xT], kd.knots[kd.kT])[kd.jT]
-        ktx, kT = kd.ktx[kd.jtx], kd.kT[kd.jT]          # rows in the layout's order
-        rows = _exact_from_terms(r, alpha, s, beta, kd.ux[kd.ix], kd.knots[kT], la1, la2,
-                                 kT > ktx)
-        return float(_dot(kd.weights(w)[0], rows))
+        ux, knots = kd.ux, kd.knots
+        la1 = _log_hyp_term(r, alpha, s, beta, ux[kd.xtx], knots[kd.ktx])
+        la2 = _log_hyp_term(r, alpha, s, beta, ux[kd.xT], knots[kd.kT])
+        l1 = -(r + ux[kd.xT]) * np.log(alpha + knots[kd.kT]) - s * np.log(beta + knots[kd.kT])
+        rows = _exact_from_terms(l1[kd.jT], np.log(s / (r + s + ux))[kd.ix], la1[kd.jtx],
+                                 la2[kd.jT], kd.kT[kd.jT] > kd.ktx[kd.jtx])
+        ws, wx = kd.weights(w)
+        return float(_dot(ws, rows) + _dot(wx, _exact_const(r, alpha, s, beta, ux)))
 
     def _prepare(self, cols, knots: bool | None = None):
         """Distinct rows, plus the knot layout when it is cheaper than per-row quadrature
@@ -542,7 +549,7 @@ class ParetoNBDFitter(BaseFitter):
         l2 = np.log(s) + log_i
         lse = np.logaddexp(l1, l2)
         q1, q2 = np.exp(l1 - lse), np.exp(l2 - lse)
-        ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lse
+        ll = _exact_const(r, alpha, s, beta, x) + lse
         g = np.empty((4, len(x)))
         g[0] = (digamma(r + x) - digamma(r) + np.log(alpha) - q1 * np.log(alpha + t)
                 - q2 * mean(la))
@@ -560,7 +567,7 @@ class ParetoNBDFitter(BaseFitter):
         x, tx, t = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
                                          for v in (frequency, recency, T)))
         ll = pareto_nbd_loglik_exact(self.params_, x, tx, t)
-        l1 = (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        l1 = (_exact_const(r, alpha, s, beta, x)
               - (r + x) * np.log(alpha + t) - s * np.log(beta + t))
         out = np.exp(np.minimum(l1 - ll, 0.0))
         return out if np.ndim(frequency) else float(out[0])
