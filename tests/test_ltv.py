@@ -401,9 +401,9 @@ _PN_GRID = [(0.55, 10.6, 0.61, 11.7), (1.0, 40.0, 0.8, 400.0), (2.0, 300.0, 3.0,
 class TestParetoNBDKnotTables:
     @pytest.fixture(scope="class")
     def days(self):
+        from crmlab.ltv._base import unique_rows
         x, tx, T = _day_histories(3000, np.random.default_rng(5))
-        (ux, utx, ut), w, _ = __import__("crmlab.ltv._base", fromlist=["unique_rows"]).unique_rows(
-            x, tx, T)
+        (ux, utx, ut), w, _ = unique_rows(x, tx, T)
         return ux, utx, ut, w
 
     @pytest.mark.parametrize("scale_log", [340.0, 2.0])
@@ -472,8 +472,8 @@ class TestParetoNBDKnotTables:
         np.testing.assert_allclose(m.params_, cold.params_, rtol=1e-6)
         assert abs(m.log_likelihood_quadrature_ - m.log_likelihood_) < 1e-7
         # the closed-form log-likelihood's gradient vanishes there: a Newton step on it is tiny
-        (ux, utx, ut), w, _ = __import__("crmlab.ltv._base", fromlist=["unique_rows"]).unique_rows(
-            x, tx, T)
+        from crmlab.ltv._base import unique_rows
+        (ux, utx, ut), w, _ = unique_rows(x, tx, T)
 
         def exact(lp):
             return float(w @ pareto_nbd_loglik_exact(np.exp(lp), ux, utx, ut))

@@ -427,11 +427,19 @@ class ParetoNBDFitter(BaseFitter):
         return (x, tx, t) if kd is None else (x, tx, t, kd)
 
     def _loglik_and_grad(self, logp, data, w):
+        """Total log-likelihood and gradient (log-parameters). The last result is kept: the
+        optimiser, the reported log-likelihood and the Hessian all start at the optimum."""
+        last = getattr(self, "_last_eval", None)
+        if last is not None and last[1] is data and last[2] is w and np.array_equal(last[0], logp):
+            return last[3]
         if len(data) > 3 and isinstance(data[3], _KnotData):
             p = np.exp(logp)
             ll, g = _knot_loglik(p, data[3], w)
-            return ll, g * p
-        return super()._loglik_and_grad(logp, data[:3], w)
+            out = ll, g * p
+        else:
+            out = super()._loglik_and_grad(logp, data[:3], w)
+        self._last_eval = (np.array(logp, dtype=float), data, w, out)
+        return out
 
     def _start(self, data, w):
         x, tx, t = data[:3]
@@ -465,7 +473,8 @@ class ParetoNBDFitter(BaseFitter):
 
     def _newton(self, logp, data, w, hess, max_iter: int = 12):
         """Newton steps with a fixed Hessian (the log-likelihood must not decrease; stops when
-        the step is below 1e-11 or does not help). Returns the best point found."""
+        the gradient per customer is below 1e-12, the step below 1e-11, or a step does not
+        help). Returns the best point found."""
         with np.errstate(all="ignore"):
             ll, g = self._loglik_and_grad(logp, data, w)
             try:
@@ -473,6 +482,8 @@ class ParetoNBDFitter(BaseFitter):
             except np.linalg.LinAlgError:
                 return logp
             for _ in range(max_iter):
+                if np.max(np.abs(g)) <= 1e-12 * np.sum(w):
+                    break
                 step = -inv @ g
                 if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 1.0:
                     break
