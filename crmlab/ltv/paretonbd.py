@@ -452,12 +452,13 @@ class ParetoNBDFitter(BaseFitter):
         steps), then Newton steps on the full data with the coarse problem's Hessian (its
         curvature is nearly that of the full data, so a few evaluations suffice). Only the
         starting point depends on this: the optimiser then checks the maximum on the full data."""
-        x, tx, t = data[:3]
         if len(data) == 3 or len(data[3].knots) <= 2 * _COARSE_STEPS:
             return super()._warm_start(x0, data, w)
-        grid = max(float(t.max()), 1e-12) / _COARSE_STEPS
-        kd = _knot_layout(x, np.round(tx / grid) * grid, np.round(t / grid) * grid, weights=w,
-                          merge=True, force=True)
+        fine = data[3]
+        grid = max(float(fine.knots[-1]), 1e-12) / _COARSE_STEPS
+        cknots, ck = _sorted_codes(np.round(fine.knots / grid) * grid)
+        kk = np.concatenate([ck[fine.ktx[fine.jtx]], ck[fine.kT[fine.jT]]])
+        kd = _KnotData(fine.ux, fine.ix, cknots, kk, fine.weights(w)[0], merge=True)
         coarse, cw = (*kd.rows, kd), kd.w
         x1 = super()._warm_start(x0, coarse, cw)
         x1 = self._newton(x1, coarse, cw, self._hessian(x1, coarse, cw))
