@@ -497,3 +497,14 @@ class TestParetoNBDKnotTables:
         np.testing.assert_allclose(got, np.log(like), rtol=1e-10)
         assert pareto_nbd_loglik_exact([r, alpha, s, beta], x[:6].reshape(2, 3), tx[:6].reshape(2, 3),
                                        T[:6].reshape(2, 3)).shape == (2, 3)
+
+    def test_weights_equal_expanded_customers(self, days):
+        x, tx, T, _ = days
+        counts = np.arange(len(x)) % 3 + 1
+        a = ParetoNBDFitter().fit(np.repeat(x, counts), np.repeat(tx, counts), np.repeat(T, counts))
+        b = ParetoNBDFitter().fit(x, tx, T, weights=counts)
+        assert len(a._fit_data[0]) == len(b._fit_data[0]) == 4            # knot tables
+        np.testing.assert_allclose(a.params_, b.params_, rtol=1e-8)
+        assert a.n_customers_ == b.n_customers_ == counts.sum()
+        assert a.n_unique_rows_ == b.n_unique_rows_ == len(x)
+        assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-12)
