@@ -455,3 +455,131 @@ def test_warm_start_on_large_inputs_reaches_the_same_optimum():
     cold = BetaGeoFitter(initial_params=dict(r=1.0, alpha=1.0, a=1.0, b=3.0)).fit(x, tx, T)
     np.testing.assert_allclose(warm.params_, cold.params_, rtol=1e-5)
     assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, abs=1e-6)
+
+
+# --- Pareto/NBD knot tables (histories sharing few distinct time values) ---------------------------
+def _day_histories(n, rng, xmax=60, tmax=200):
+    """Integer-day histories with frequent t_x = 0 (x = 0), t_x = T and T = t_max."""
+    T = rng.integers(1, tmax + 1, n).astype(float)
+    x = np.minimum(rng.geometric(0.15, n) - 1, xmax).astype(float)
+    tx = np.where(x > 0, np.floor(T * rng.uniform(0, 1.0001, n)).clip(0, T), 0.0)
+    tx[::7] = np.where(x[::7] > 0, T[::7], 0.0)
+    x[:5], tx[:5], T[:5] = [0, 0, 3, 400, 250], [0, 0, 0, 199, 200], [0, tmax, tmax, tmax, tmax]
+    return x, tx, T
+
+
+_PN_GRID = [(0.55, 10.6, 0.61, 11.7), (1.0, 40.0, 0.8, 400.0), (2.0, 300.0, 3.0, 20.0),
+            (0.5, 2.0, 0.3, 3.0), (0.1, 0.5, 2.0, 0.5), (3.0, 7.0, 1.5, 7.0 * (1 + 1e-9)),
+            (0.8, 0.05, 0.9, 5.0), (5.0, 1000.0, 0.05, 0.2), (0.02, 30.0, 10.0, 900.0)]
+
+
+class TestParetoNBDKnotTables:
+    @pytest.fixture(scope="class")
+    def days(self):
+        from crmlab.ltv._base import unique_rows
+        x, tx, T = _day_histories(3000, np.random.default_rng(5))
+        (ux, utx, ut), w, _ = unique_rows(x, tx, T)
+        return ux, utx, ut, w
+
+    @pytest.mark.parametrize("scale_log", [340.0, 2.0])
+    @pytest.mark.parametrize("p", _PN_GRID)
+    def test_rows_equal_closed_form_and_per_row_quadrature(self, days, p, scale_log, monkeypatch):
+        # alpha < beta, alpha > beta, alpha = beta to 1e-9, x up to 400, tiny alpha, t_x = 0,
+        # t_x = T, T = 0; with a small scale bound most frequencies are combined in logs
+        from crmlab.ltv import paretonbd
+        from crmlab.ltv.paretonbd import _knot_loglik
+        monkeypatch.setattr(paretonbd, "_SCALE_LOG", scale_log)
+        x, tx, T, w = days
+        p = np.array(p)
+        data = ParetoNBDFitter()._prepare((x, tx, T), knots=True)
+        knot = _knot_loglik(p, data[3], w, rows=True)
+        exact = pareto_nbd_loglik_exact(p, x, tx, T)
+        ok = np.isfinite(exact)
+        assert ok.mean() > 0.99
+        np.testing.assert_allclose(knot[ok], exact[ok], rtol=0, atol=1e-10)
+        per_row = ParetoNBDFitter._loglik_rows(p, (x, tx, T))[0]
+        np.testing.assert_allclose(knot, per_row, rtol=0, atol=1e-4)
+        assert knot[(x == 0) & (T == 0)] == pytest.approx(0.0, abs=1e-12)
+        # the total and its gradient agree with the per-row path
+        m = ParetoNBDFitter()
+        ll_k, g_k = m._loglik_and_grad(np.log(p), data, w)
+        ll_r, g_r = m._loglik_and_grad(np.log(p), (x, tx, T), w)
+        assert ll_k == pytest.approx(float(w @ knot), rel=1e-13)
+        np.testing.assert_allclose(g_k, g_r, rtol=1e-4, atol=1e-3)
+
+    @pytest.mark.parametrize("p", _PN_GRID[:6])
+    def test_gradient_equals_central_differences(self, days, p):
+        x, tx, T, w = days
+        m = ParetoNBDFitter()
+        data = m._prepare((x, tx, T), knots=True)
+        def ll(lp):
+            return m._loglik_and_grad(lp, data, w)[0]
+
+        lp, h = np.log(p), 1e-5
+        num = [(ll(lp + e) - ll(lp - e)) / (2 * h) for e in np.eye(4) * h]
+        np.testing.assert_allclose(m._loglik_and_grad(lp, data, w)[1], num, rtol=1e-6, atol=1e-5)
+
+    def test_path_choice(self, days, cdnow_cal):
+        x, tx, T, _ = days
+        assert len(ParetoNBDFitter()._prepare((x, tx, T))) == 4           # days: knot tables
+        xs, txs, Ts = _simulate_pnbd(2000, 0.6, 8.0, 0.8, 15.0, np.random.default_rng(3))
+        assert len(ParetoNBDFitter()._prepare((xs, txs, Ts))) == 3        # continuous: per row
+
+    def test_fits_by_both_paths_agree(self, cdnow_cal):
+        cols = tuple(cdnow_cal[c].to_numpy(float) for c in ("frequency_cal", "recency_cal", "T_cal"))
+        w = np.ones(len(cols[0]))
+        fits = []
+        for knots in (True, False):
+            m = ParetoNBDFitter()
+            data = m._prepare(cols, knots=knots)
+            m._optimise(data, w)
+            fits.append(m.params_.to_numpy())
+        np.testing.assert_allclose(fits[0], fits[1], rtol=2e-6)
+        np.testing.assert_allclose(fits[0], [0.5533, 10.578, 0.6062, 11.669], rtol=1e-4)
+
+    def test_large_day_level_fit_reaches_the_closed_form_maximum(self):
+        # > 20,000 distinct histories: coarse warm start and Newton steps, then the optimiser
+        x, tx, T = _simulate_pnbd(60_000, 0.7, 12.0, 0.6, 30.0, np.random.default_rng(8))
+        tx, T = np.floor(10 * tx), np.floor(10 * T)             # "days"
+        m = ParetoNBDFitter().fit(x, tx, T)
+        assert m.n_unique_rows_ > 20_000 and len(m._fit_data[0]) == 4
+        cold = ParetoNBDFitter(initial_params=dict(r=1.0, alpha=1.0, s=1.0, beta=1.0)).fit(x, tx, T)
+        np.testing.assert_allclose(m.params_, cold.params_, rtol=1e-6)
+        assert abs(m.log_likelihood_quadrature_ - m.log_likelihood_) < 1e-7
+        # the closed-form log-likelihood's gradient vanishes there: a Newton step on it is tiny
+        from crmlab.ltv._base import unique_rows
+        (ux, utx, ut), w, _ = unique_rows(x, tx, T)
+
+        def exact(lp):
+            return float(w @ pareto_nbd_loglik_exact(np.exp(lp), ux, utx, ut))
+
+        lp, h = np.log(m.params_.to_numpy()), 1e-4
+        g = np.array([(exact(lp + e) - exact(lp - e)) / (2 * h) for e in np.eye(4) * h])
+        assert np.max(np.abs(np.linalg.solve(m.hessian_log_, g))) < 1e-6
+
+    def test_exact_loglik_per_pair_equals_direct_formula(self):
+        # Fader & Hardie (2005) eq. 22-24 with alpha < beta, customer by customer
+        from scipy.special import gammaln, hyp2f1
+        x, tx, T = _day_histories(500, np.random.default_rng(9))
+        x, tx, T = x[x <= 60], tx[x <= 60], T[x <= 60]
+        r, alpha, s, beta = 0.7, 9.0, 0.5, 14.0
+        got = pareto_nbd_loglik_exact([r, alpha, s, beta], x, tx, T)
+        k = r + s + x
+        a1 = hyp2f1(k, r + x, k + 1, (beta - alpha) / (beta + tx)) / (beta + tx) ** k
+        a2 = hyp2f1(k, r + x, k + 1, (beta - alpha) / (beta + T)) / (beta + T) ** k
+        like = np.exp(gammaln(r + x) - gammaln(r)) * alpha ** r * beta ** s * (
+            (alpha + T) ** -(r + x) * (beta + T) ** -s + s / k * (a1 - a2))
+        np.testing.assert_allclose(got, np.log(like), rtol=1e-10)
+        assert pareto_nbd_loglik_exact([r, alpha, s, beta], x[:6].reshape(2, 3), tx[:6].reshape(2, 3),
+                                       T[:6].reshape(2, 3)).shape == (2, 3)
+
+    def test_weights_equal_expanded_customers(self, days):
+        x, tx, T, _ = days
+        counts = np.arange(len(x)) % 3 + 1
+        a = ParetoNBDFitter().fit(np.repeat(x, counts), np.repeat(tx, counts), np.repeat(T, counts))
+        b = ParetoNBDFitter().fit(x, tx, T, weights=counts)
+        assert len(a._fit_data[0]) == len(b._fit_data[0]) == 4            # knot tables
+        np.testing.assert_allclose(a.params_, b.params_, rtol=1e-8)
+        assert a.n_customers_ == b.n_customers_ == counts.sum()
+        assert a.n_unique_rows_ == b.n_unique_rows_ == len(x)
+        assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-12)
