@@ -50,9 +50,12 @@ def OPERATIONS() -> list[Op]:
            target="≤ 2 s; ≥ 10× lifetimes, parameters equal to 4 s.f.", max_seconds=2,
            peers=[("lifetimes", "peers", "lifetimes_fit_bgnbd", {"summary_parquet": summary_1m})],
            min_ratio={"lifetimes": 10}, compare_params=True),
+        # lifetimes needs minutes per run here: one run of it against crmlab's median of three
         Op("Pareto/NBD fit (ML)", "1M customers",
            ("bench_ltv", "bench_fit_paretonbd", {"orders_dir": big, "summary_path": summary_1m}),
-           target="≤ 2 s", max_seconds=2, repeats=1),
+           target="≤ 2 s; ≥ 10× lifetimes, parameters equal to 4 s.f.", max_seconds=2,
+           peers=[("lifetimes", "peers", "lifetimes_fit_paretonbd", {"summary_parquet": summary_1m})],
+           min_ratio={"lifetimes": 10}, compare_params=True, peer_repeats=1),
         Op("Pareto/NBD fit (ML)", "100k customers",
            ("bench_ltv", "bench_fit_paretonbd", {"orders_dir": small, "summary_path": summary_100k}),
            target="≥ 10× lifetimes, parameters equal to 4 s.f.",

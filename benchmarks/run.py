@@ -46,6 +46,8 @@ class Op:
     min_ratio: dict[str, float] = field(default_factory=dict)
     repeats: int | None = None
     compare_params: bool = False
+    # runs of the peers when fewer than crmlab's (a peer taking minutes per run); shown in the table
+    peer_repeats: int | None = None
 
 
 def ensure_peers_venv() -> Path:
@@ -146,7 +148,7 @@ def main() -> int:
         print(f"  crmlab {mine['seconds']:.3f} s, {mine['peak_rss_gib']:.2f} GiB", flush=True)
         for label, module, fn, kwargs in op.peers:
             try:
-                theirs = measure(peers_py, module, fn, kwargs, repeats=repeats)
+                theirs = measure(peers_py, module, fn, kwargs, repeats=op.peer_repeats or repeats)
             except Exception as exc:
                 failures.append(f"{op.name} / {label}: {exc}")
                 print(f"  {label} failed: {exc}", flush=True)
@@ -167,6 +169,33 @@ def _fmt(v):
 
 def _verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+def _loglik_pair(op: Op, mine: dict, theirs: dict):
+    """Total log-likelihood of the fitted data at crmlab's and at the peer's parameters.
+
+    Evaluated with crmlab's exact likelihood (the Pareto/NBD closed form), so that a difference in
+    the parameters can be read: the larger value is the closer to the maximum.
+    """
+    path = op.crmlab[2].get("summary_path")
+    names = list(mine)
+    if not path or not theirs or any(k not in theirs for k in names):
+        return None
+    import numpy as np
+    import pandas as pd
+    from crmlab.ltv import BetaGeoFitter
+    from crmlab.ltv.paretonbd import pareto_nbd_loglik_exact
+
+    s = pd.read_parquet(path, columns=["frequency", "recency", "T"])
+    cols = tuple(s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+
+    def total(params):
+        p = np.array([params[k] for k in names], dtype=float)
+        if names == ["r", "alpha", "a", "b"]:
+            return float(np.sum(BetaGeoFitter._loglik_rows(p, cols)[0]))
+        return float(np.sum(pareto_nbd_loglik_exact(p, *cols)))
+
+    return total(mine), total(theirs)
 
 
 def write_results(rows, failures, started, own_py, peers_py) -> None:
@@ -207,7 +236,10 @@ def write_results(rows, failures, started, own_py, peers_py) -> None:
                 continue
             ratio = theirs["seconds"] / mine["seconds"]
             ok = None if need is None else ratio >= need
-            lines.append(f"| {op.name} | {op.size} | {fmt_s(mine['seconds'])} | {label} | {fmt_s(theirs['seconds'])} |"
+            n_runs = len(theirs.get("all_seconds", []))
+            peer_s = fmt_s(theirs["seconds"]) + (f" ({n_runs} run{'s' if n_runs > 1 else ''})"
+                                                  if n_runs < (op.repeats or REPEATS) else "")
+            lines.append(f"| {op.name} | {op.size} | {fmt_s(mine['seconds'])} | {label} | {peer_s} |"
                          f" {theirs['peak_rss_gib']:.2f} | {ratio:.1f}× | {'≥ %g×' % need if need else ''} | {_verdict(ok)} |")
     fits = [r for r in rows if r["op"].compare_params]
     if fits:
@@ -226,6 +258,10 @@ def write_results(rows, failures, started, own_py, peers_py) -> None:
                     rel = abs(v - w) / max(abs(w), 1e-300)
                     same = f"{v:.4g}" == f"{w:.4g}"
                     lines.append(f"| {row['op'].name} | {k} | {v:.6g} | {w:.6g} | {rel:.2e} | {'yes' if same else 'no'} |")
+                ll = _loglik_pair(row["op"], mine, theirs.get("params", {}))
+                if ll is not None:
+                    lines.append(f"| {row['op'].name} | log-likelihood at these parameters | {ll[0]:.6f} |"
+                                 f" {ll[1]:.6f} | difference {ll[0] - ll[1]:+.3g} | |")
     skip = {"seconds", "all_seconds", "peak_rss_gib", "params"}
     lines += ["", "## Details reported by the operations", ""]
     for row in rows:
