@@ -187,34 +187,33 @@ def rfm_summary(
             "orders", ts_col, f"expected naive timestamps, got {t[ts_col].type()}"
         )
 
-    # --- one pass for the data checks and the exclusion counts --------------------------------
+    # --- data checks and exclusion counts ------------------------------------------------------
     amount = t[amount_col] if amount_col else None
     refund = (amount < 0) if amount_col else ibis.literal(False)
     if "is_refund" in t.columns:
         refund = refund | t["is_refund"].fill_null(False)
-    counts = dict(
-        rows=t.count(),
-        null_customer=t[customer_col].isnull().sum(),
-        null_ts=t[ts_col].isnull().sum(),
-        after_end=(t[ts_col] >= end).sum(),
-        refunds=((t[ts_col] < end) & refund).sum(),
-    )
+    ts = t[ts_col]
+    conditions = {
+        "null_customer": t[customer_col].isnull(),
+        "null_ts": ts.isnull(),
+        "after_end": ts >= end,
+        "refunds": (ts < end) & refund,
+    }
     if amount_col:
-        counts["null_amount"] = amount.isnull().sum()
-        counts["zero_amount"] = ((t[ts_col] < end) & (amount == 0) & ~refund).sum()
-    counts["first_ts"] = t[ts_col].min()
-    c = t.aggregate(**counts).to_pandas().iloc[0]
-    n_rows = int(c["rows"])
+        conditions["null_amount"] = amount.isnull()
+        conditions["zero_amount"] = (ts < end) & (amount == 0) & ~refund
+    c = _count_rows(t, ts_col, conditions)
+    n_rows = c["rows"]
     if n_rows == 0:
         raise ValueError(f"orders: the table is empty (0 rows); no purchases to summarise")
     for key, col in [("null_customer", customer_col), ("null_ts", ts_col), ("null_amount", amount_col)]:
-        if key in c and int(c[key]) > 0:
+        if c.get(key, 0) > 0:
             raise DataContractError(
                 "orders", col,
-                f"missing (null) in {int(c[key])} of {n_rows} rows; fix or drop them before "
-                "summarising", int(c[key]),
+                f"missing (null) in {c[key]} of {n_rows} rows; fix or drop them before "
+                "summarising", c[key],
             )
-    first_ts = pd.Timestamp(c["first_ts"])
+    first_ts = c["first_ts"]
     if first_ts >= end:
         raise ValueError(
             f"orders: observation_end ({end}) is not after the first order ({first_ts}); "
@@ -227,46 +226,44 @@ def rfm_summary(
         )
 
     exclusions: dict[str, int] = {}
-    if int(c["after_end"]):
-        exclusions["order rows at or after observation_end"] = int(c["after_end"])
-    if int(c["refunds"]):
-        exclusions["refund rows (negative amount or is_refund)"] = int(c["refunds"])
-    if amount_col and drop_zero_amount and int(c["zero_amount"]):
-        exclusions["zero-amount order rows (drop_zero_amount=True)"] = int(c["zero_amount"])
+    if c["after_end"]:
+        exclusions["order rows at or after observation_end"] = c["after_end"]
+    if c["refunds"]:
+        exclusions["refund rows (negative amount or is_refund)"] = c["refunds"]
+    if amount_col and drop_zero_amount and c["zero_amount"]:
+        exclusions["zero-amount order rows (drop_zero_amount=True)"] = c["zero_amount"]
 
-    # --- purchases, merged per period -----------------------------------------------------------
-    keep = (t[ts_col] < end) & ~refund
+    # --- purchases ------------------------------------------------------------------------------
+    keep = (ts < end) & ~refund
     if amount_col and drop_zero_amount:
         keep = keep & (amount != 0)
     p = t.filter(keep)
-    value = p[amount_col].cast("float64") if amount_col else ibis.literal(0.0)
-    p = p.select(cid=p[customer_col], ts=p[ts_col], value=value)
+    cols = dict(cid=p[customer_col], ts=p[ts_col])
+    if amount_col:
+        cols["value"] = p[amount_col].cast("float64")
+    p = p.select(**cols)
     p = p.mutate(period=_period_expr(p.ts, time_unit))
-    split = None if cal is None else _last_period(cal, time_unit)
-
+    last = _last_period(end, time_unit)
     if cal is None:
-        per = p.group_by(["cid", "period"]).aggregate(value=p.value.sum())
-        out = _customer_stats(per, _last_period(end, time_unit), bool(amount_col), time_scaler, "")
+        cust = _customer_stats(p, None, bool(amount_col))
+        out = _summary_columns(cust, last, bool(amount_col), time_scaler, "")
     else:
-        in_cal = p.ts < cal
-        calp = p.filter(in_cal)
-        per = calp.group_by(["cid", "period"]).aggregate(value=calp.value.sum())
-        out = _customer_stats(per, split, bool(amount_col), time_scaler, "_cal")
-        hold = p.filter(~in_cal)
-        hper = hold.group_by(["cid", "period"]).aggregate(value=hold.value.sum())
-        hcust = hper.group_by("cid").aggregate(
-            frequency_holdout=hper.count(), monetary_value_holdout=hper.value.mean()
-        ).to_pandas().set_index("cid")
-        n_hold_only = int(len(hcust.index.difference(out.index)))
+        split = _last_period(cal, time_unit)
+        cust = _customer_stats(p, p.ts < cal, bool(amount_col))
+        in_cal = cust["first"].notna()
+        n_hold_only = int((~in_cal).sum())
         if n_hold_only:
             exclusions["customers whose first purchase is after calibration_end"] = n_hold_only
-        out = out.join(hcust, how="left")
-        out["frequency_holdout"] = out["frequency_holdout"].fillna(0).astype("int64")
+        cust = cust[in_cal]
+        out = _summary_columns(cust, split, bool(amount_col), time_scaler, "_cal")
+        n_hold = cust["n_hold"].to_numpy(np.int64)
+        out["frequency_holdout"] = n_hold
         if amount_col:
-            out["monetary_value_holdout"] = out["monetary_value_holdout"].fillna(0.0).astype(float)
-        else:
-            out = out.drop(columns="monetary_value_holdout")
-        out["duration_holdout"] = float(_last_period(end, time_unit) - split) / time_scaler
+            # mean value of the holdout purchase periods
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["monetary_value_holdout"] = np.where(
+                    n_hold > 0, cust["total_hold"].to_numpy(float) / np.maximum(n_hold, 1), 0.0)
+        out["duration_holdout"] = float(last - split) / time_scaler
 
     out.index.name = customer_col
     out.attrs["exclusions"] = exclusions
@@ -278,20 +275,64 @@ def rfm_summary(
     return out
 
 
-def _customer_stats(per, last_period: int, monetary: bool, scaler: float, suffix: str) -> pd.DataFrame:
-    """Per-customer stats from the (customer, period, value) table, executed in the engine."""
-    agg = dict(first=per.period.min(), last=per.period.max(), n=per.count())
+def _count_rows(t, ts_col: str, conditions: dict) -> dict:
+    """Row count, first timestamp and the number of rows meeting each condition, in one query.
+
+    Each count is its own filtered branch of a UNION ALL: an engine reading Parquet answers the
+    branches from row-group statistics when they can hold no match (no nulls, no refunds, no order
+    after the end), which costs nothing next to evaluating the conditions on every row.
+    """
+    ts_type = t[ts_col].type()
+    none = ibis.null().cast(ts_type)
+    parts = [t.aggregate(check=ibis.literal("rows"), n=t.count(), first_ts=t[ts_col].min())]
+    for name, cond in conditions.items():
+        f = t.filter(cond)
+        parts.append(f.aggregate(check=ibis.literal(name), n=f.count(), first_ts=none))
+    res = ibis.union(*parts).to_pandas().set_index("check")
+    counts = {k: int(v) for k, v in res["n"].items()}
+    counts["first_ts"] = pd.Timestamp(res.loc["rows", "first_ts"])
+    return counts
+
+
+def _customer_stats(p, in_cal, monetary: bool) -> pd.DataFrame:
+    """Per-customer purchase statistics in one engine query, as pandas indexed by customer (sorted).
+
+    ``p`` holds the purchases (cid, ts, period[, value]); they are merged per (customer, period)
+    first. Columns: ``first`` and ``last`` purchase period, ``n`` purchase periods and
+    (``monetary``) ``total`` value and ``first_value`` (of the first purchase period), over the
+    purchases where ``in_cal`` holds (all when None; ``first`` is missing for a customer with
+    none). With ``in_cal``, also ``n_hold`` and ``total_hold`` over the other purchases (a period
+    that ``in_cal`` cuts in two counts on both sides).
+    """
+    keys = ["cid", "period"]
+    if in_cal is not None:
+        p = p.mutate(in_cal=in_cal)
+        keys.append("in_cal")
+    per = p.group_by(keys).aggregate(value=p.value.sum()) if monetary else p.select(keys).distinct()
+    cal = None if in_cal is None else per.in_cal
+    agg = dict(first=per.period.min(where=cal), last=per.period.max(where=cal),
+               n=per.count(where=cal))
     if monetary:
-        agg["total"] = per.value.sum()
-        agg["first_value"] = per.value.argmin(per.period)
-    df = per.group_by("cid").aggregate(**agg).to_pandas().set_index("cid").sort_index()
+        agg["total"] = per.value.sum(where=cal)
+        agg["first_value"] = per.value.argmin(per.period, where=cal)
+    if cal is not None:
+        agg["n_hold"] = per.count(where=~cal)
+        if monetary:
+            agg["total_hold"] = per.value.sum(where=~cal)
+    return per.group_by("cid").aggregate(**agg).to_pandas().set_index("cid").sort_index()
+
+
+def _summary_columns(df: pd.DataFrame, last_period: int, monetary: bool, scaler: float,
+                     suffix: str) -> pd.DataFrame:
+    """frequency, recency, T (and monetary_value) from :func:`_customer_stats` columns."""
     n = df["n"].to_numpy(np.int64)
+    first = df["first"].to_numpy(float)
     out = pd.DataFrame(index=df.index)
     out["frequency" + suffix] = n - 1
-    out["recency" + suffix] = (df["last"] - df["first"]).to_numpy(float) / scaler
-    out["T" + suffix] = (last_period - df["first"]).to_numpy(float) / scaler
+    out["recency" + suffix] = (df["last"].to_numpy(float) - first) / scaler
+    out["T" + suffix] = (last_period - first) / scaler
     if monetary:
-        rep = (df["total"].to_numpy(float) - df["first_value"].to_numpy(float))
+        rep = df["total"].to_numpy(float) - df["first_value"].to_numpy(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             mv = np.where(n > 1, rep / np.maximum(n - 1, 1), 0.0)
         out["monetary_value" + suffix] = mv

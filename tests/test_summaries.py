@@ -163,3 +163,18 @@ def test_bad_input_errors():
         rfm_summary(pd.concat([o, o.iloc[:1].assign(order_ts=pd.NaT)]), "2024-02-01")
     with pytest.raises(DataContractError, match=r"orders.order_ts: expected naive timestamps"):
         rfm_summary(o.assign(order_ts=o.order_ts.astype(str)), "2024-02-01")
+
+
+def test_calibration_end_inside_a_period():
+    # calibration_end at noon cuts 2024-01-10 in two: the morning order is the last calibration
+    # purchase period, the evening order a holdout purchase period of the same day
+    o = _orders([
+        (1, "2024-01-01 10:00", 10.0), (1, "2024-01-10 09:00", 20.0),
+        (1, "2024-01-10 18:00", 30.0), (1, "2024-01-12 10:00", 5.0),
+        (2, "2024-01-10 08:00", 7.0), (2, "2024-01-10 20:00", 3.0),
+    ])
+    s = rfm_summary(o, "2024-02-01", "D", calibration_end="2024-01-10 12:00")
+    assert s.loc[1].tolist() == [1, 9.0, 9.0, 20.0, 2, 17.5, 21.0]
+    assert s.loc[2].tolist() == [0, 0.0, 0.0, 0.0, 1, 3.0, 21.0]
+    w = rfm_summary(o, "2024-02-01", "W", calibration_end="2024-01-10 12:00")
+    assert w.loc[1].tolist() == [1, 1.0, 1.0, 20.0, 1, 35.0, 3.0]
