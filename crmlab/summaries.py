@@ -205,7 +205,7 @@ def rfm_summary(
     c = _count_rows(t, ts_col, conditions)
     n_rows = c["rows"]
     if n_rows == 0:
-        raise ValueError(f"orders: the table is empty (0 rows); no purchases to summarise")
+        raise ValueError("orders: the table is empty (0 rows); no purchases to summarise")
     for key, col in [("null_customer", customer_col), ("null_ts", ts_col), ("null_amount", amount_col)]:
         if c.get(key, 0) > 0:
             raise DataContractError(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.special import betaln, digamma, gammaln, hyp2f1, polygamma
 
 from crmlab.ltv._base import (BaseFitter, _dot, _unit_days, rfm_columns, unique_rows_indexed,
