@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crmlab.data.schema import (
-    CHANNEL_CONSENT, CHANNELS, CONTRACT, EVENT_TYPES, SCENARIOS, TABLES, contract_frame,
-    contract_markdown,
+    CHANNEL_CONSENT, CHANNEL_MEDIUM, CHANNELS, CONSENT_KINDS, CONSENT_MEDIA, CONTRACT,
+    EVENT_TYPES, MEDIUM_CONSENT_COLUMN, SCENARIOS, TABLES, contract_frame, contract_markdown,
 )
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "data-contract.md"
@@ -20,7 +20,8 @@ def test_docs_render_the_contract():
 
 
 def test_contract_content():
-    assert TABLES == ("customers", "orders", "events", "campaigns", "assignments")
+    assert TABLES == ("customers", "orders", "events", "campaigns", "assignments",
+                      "consent_events")
     df = contract_frame()
     req = df[df.required].groupby("table")["column"].apply(list).to_dict()
     assert req["orders"] == ["order_id", "customer_id", "order_ts", "amount"]
@@ -33,6 +34,13 @@ def test_contract_content():
     assert CONTRACT["campaigns"].column("channel").allowed == CHANNELS
     assert CONTRACT["events"].column("event_type").allowed == EVENT_TYPES
     assert set(CHANNEL_CONSENT) == set(CHANNELS)
+    assert req["consent_events"] == ["customer_id", "channel", "kind", "granted", "event_ts"]
+    assert CONTRACT["consent_events"].column("channel").allowed == CONSENT_MEDIA
+    assert CONTRACT["consent_events"].column("kind").allowed == CONSENT_KINDS
+    # the consent medium of a channel and its customers column agree
+    assert set(CHANNEL_MEDIUM) == set(CHANNELS)
+    for ch, med in CHANNEL_MEDIUM.items():
+        assert CHANNEL_CONSENT[ch] == (MEDIUM_CONSENT_COLUMN[med] if med else None)
     # every key column is non-nullable
     for spec in CONTRACT.values():
         for k in spec.key:

@@ -52,7 +52,7 @@ class CRMData:
 
     Attributes
     ----------
-    customers, orders, events, campaigns, assignments : ibis Table or None
+    customers, orders, events, campaigns, assignments, consent_events : ibis Table or None
         The contract tables (None where the source has no such table), with contract types:
         timestamps are naive local time in ``tz``; extra source columns are kept.
     quality : pandas.DataFrame
@@ -83,6 +83,7 @@ class CRMData:
     events: Table | None
     campaigns: Table | None
     assignments: Table | None
+    consent_events: Table | None
     quality: pd.DataFrame
     tz: str
     currency: str | None
@@ -400,7 +401,7 @@ def load(source, tz: str | None = None, observation_end=None,
     return CRMData(
         customers=typed.get("customers"), orders=typed.get("orders"), events=typed.get("events"),
         campaigns=typed.get("campaigns"), assignments=typed.get("assignments"),
-        quality=quality, tz=tz, currency=currency, observation_end=obs_ts, source=source_desc,
+        consent_events=typed.get("consent_events"), quality=quality, tz=tz, currency=currency, observation_end=obs_ts, source=source_desc,
         con=con, meta=meta, _files=files, _frames=frames,
         _params={"tables": mapping, "observation_end_arg": None if observation_end is None
                  else str(observation_end)},

@@ -17,9 +17,9 @@ import pandas as pd
 from ibis import _
 from ibis.expr.types import Table
 
+from crmlab.data.consent import consent_at_send, consent_basis
 from crmlab.data.schema import (
-    ADVERTISING_CHANNELS, CHANNEL_CONSENT, CONTROL_ARM, NIGHT_END, NIGHT_START,
-    PROMOTIONAL_SCENARIOS,
+    ADVERTISING_CHANNELS, CONTROL_ARM, NIGHT_END, NIGHT_START, PROMOTIONAL_SCENARIOS,
 )
 
 LEDGER_COLUMNS = ["table", "check", "rows", "action"]
@@ -79,6 +79,7 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
     events = tables.get("events")
     camps = tables.get("campaigns")
     asg = tables.get("assignments")
+    cev = tables.get("consent_events")
 
     batch = _Batch()
 
@@ -214,48 +215,44 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         consent_check = "send without consent for the channel"
         night_check = (f"advertising send {NIGHT_START:02d}:00–{NIGHT_END:02d}:00 "
                        "without night consent")
-        if cust is None:
-            skipped("assignments", consent_check, "no customers table")
-            skipped("assignments", night_check, "no customers table")
+        basis = consent_basis(tables)
+        if basis == "none":
+            skipped("assignments", consent_check, "no customers or consent_events table")
+            skipped("assignments", night_check, "no customers or consent_events table")
         else:
-            consent_cols = sorted({c for c in CHANNEL_CONSENT.values() if c} | {"consent_night"})
-            snd = a.mutate(__send_ts=send_ts).filter(sent).inner_join(
-                cust.select("customer_id", *consent_cols), "customer_id")
-            branches = [(snd.channel == ch, snd[col].fill_null(False))
-                        for ch, col in CHANNEL_CONSENT.items() if col]
-            needs = snd.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
-            has_consent = ibis.cases(*branches, else_=True)
-            if "unsubscribed_ts" in a.columns:
-                # consent flags are today's; a send made before the customer unsubscribed from
-                # that consent (channel group) had consent when it was sent
-                group = {ch: col for ch, col in CHANNEL_CONSENT.items() if col}
-                a_group = ibis.cases(*[(a.channel == ch, col) for ch, col in group.items()],
-                                     else_=ibis.null("string"))
-                unsub = (a.filter(a.unsubscribed_ts.notnull())
-                         .mutate(__group=a_group)
-                         .group_by("customer_id", "__group")
-                         .agg(__last_unsub=lambda t: t.unsubscribed_ts.max()))
-                snd_group = ibis.cases(*[(snd.channel == ch, col) for ch, col in group.items()],
-                                       else_=ibis.null("string"))
-                snd = snd.mutate(__group=snd_group)
-                snd = snd.left_join(
-                    unsub, [snd.customer_id == unsub.customer_id, snd.__group == unsub.__group]
-                ).select(snd, unsub.__last_unsub)
-                withdrawn_later = snd.__last_unsub.notnull() & (snd.__last_unsub >= snd.__send_ts)
-                branches = [(snd.channel == ch, snd[col].fill_null(False))
-                            for ch, col in CHANNEL_CONSENT.items() if col]
-                needs = snd.channel.isin([ch for ch, col in CHANNEL_CONSENT.items() if col])
-                has_consent = ibis.cases(*branches, else_=True) | withdrawn_later
+            snd = a.mutate(__send_ts=send_ts).filter(sent)
+            if cust is not None:  # sends to unknown customers are counted above, not here
+                snd = snd.semi_join(cust, "customer_id")
+            snd = consent_at_send(snd, tables, key=["campaign_id", "customer_id"],
+                                  ts="__send_ts")
             hour = snd.__send_ts.hour()
             night = (hour >= NIGHT_START) | (hour < NIGHT_END)
             r = batch.agg(
-                snd, no_consent=_count(needs & ~has_consent),
+                snd, no_consent=_count(~snd.consent_ok),
                 night=_count(snd.channel.isin(list(ADVERTISING_CHANNELS)) & night
-                             & ~snd.consent_night.fill_null(False)),
+                             & ~snd.night_consent_ok),
             )
+            how = ("judged at send time from consent_events" if basis == "events" else
+                   "judged by today's customers flags (no consent_events table)")
             add("assignments", consent_check, r["no_consent"],
-                f"{KEPT}; flagged for compliance review")
-            add("assignments", night_check, r["night"], f"{KEPT}; flagged for compliance review")
+                f"{KEPT}; flagged for compliance review ({how})")
+            add("assignments", night_check, r["night"],
+                f"{KEPT}; flagged for compliance review ({how})")
+
+    # consent_events --------------------------------------------------------------------------
+    if cev is not None:
+        unknown_customers("consent_events", cev)
+        n = batch.agg(cev, n=_count(cev.event_ts >= obs))["n"]
+        add("consent_events", "event_ts at or after observation_end", n,
+            f"{KEPT}; not read for sends before it")
+        if cust is not None:
+            j = cev.select("customer_id", "event_ts").inner_join(
+                cust.select("customer_id", "signup_ts"), "customer_id")
+            n = batch.agg(j, n=_count(j.event_ts < j.signup_ts))["n"]
+            add("consent_events", "consent event before signup", n,
+                f"{KEPT}; timestamps used as given")
+        else:
+            skipped("consent_events", "consent event before signup", "no customers table")
 
     counts = batch.run()
     for row in rows:

@@ -1,7 +1,7 @@
 """The crmlab data contract, as data.
 
-Five tables — ``customers``, ``orders``, ``events``, ``campaigns``, ``assignments`` — with their
-columns, types, keys, allowed values and meaning. The loader (:mod:`crmlab.data.io`) checks input
+Six tables — ``customers``, ``orders``, ``events``, ``campaigns``, ``assignments`` and
+``consent_events`` — with their columns, types, keys, allowed values and meaning. The loader (:mod:`crmlab.data.io`) checks input
 against :data:`CONTRACT`; ``docs/data-contract.md`` is rendered from it by
 :func:`contract_markdown`.
 
@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-TABLES: tuple[str, ...] = ("customers", "orders", "events", "campaigns", "assignments")
+TABLES: tuple[str, ...] = ("customers", "orders", "events", "campaigns", "assignments",
+                           "consent_events")
 
 SCENARIOS: tuple[str, ...] = (
     "first_purchase", "cart_reminder", "winback", "review_request", "anniversary", "custom",
@@ -53,6 +54,18 @@ CHANNEL_CONSENT: dict[str, str | None] = {
     "kakao_friendtalk": "consent_kakao",
     "kakao_alimtalk": None,
 }
+#: Consent media of the ``consent_events`` table, and the medium a send on each channel needs
+#: (None: informational, no consent needed). Same grouping as :data:`CHANNEL_CONSENT`.
+CONSENT_MEDIA: tuple[str, ...] = ("email", "sms", "push", "kakao")
+CONSENT_KINDS: tuple[str, ...] = ("marketing", "night")
+CHANNEL_MEDIUM: dict[str, str | None] = {
+    "email": "email", "sms": "sms", "lms": "sms", "app_push": "push", "in_app": "push",
+    "kakao_friendtalk": "kakao", "kakao_alimtalk": None,
+}
+#: The ``customers`` column holding today's state of each medium's marketing consent, and of
+#: night consent (one flag for every medium).
+MEDIUM_CONSENT_COLUMN: dict[str, str] = {m: f"consent_{m}" for m in CONSENT_MEDIA}
+NIGHT_CONSENT_COLUMN = "consent_night"
 #: Scenarios whose messages promote a purchase: on ``kakao_alimtalk`` (informational messages
 #: only) they are flagged in the ledger.
 PROMOTIONAL_SCENARIOS: tuple[str, ...] = ("first_purchase", "cart_reminder", "winback",
@@ -200,6 +213,22 @@ CONTRACT: dict[str, TableSpec] = {
             _c("clicked_ts", "timestamp", False, "when the message was clicked"),
             _c("unsubscribed_ts", "timestamp", False, "when the customer unsubscribed after it"),
             _c("coupon_cost", "float64", False, "cost of the coupon redeemed, in the data's currency"),
+        ),
+    ),
+    "consent_events": TableSpec(
+        name="consent_events",
+        description="Optional history of marketing consents: one row per grant or withdrawal "
+                    "(sign-up choices included); the `customers` flags are the latest state.",
+        time_column="event_ts",
+        columns=(
+            _c("customer_id", "id", True, "whose consent", nullable=False),
+            _c("channel", "string", True, "the consent medium (lms is sms, app_push and in_app "
+               "are push, kakao_friendtalk is kakao)", nullable=False, allowed=CONSENT_MEDIA),
+            _c("kind", "string", True, "marketing messages, or advertising at night "
+               "(21:00–08:00) on that medium", nullable=False, allowed=CONSENT_KINDS),
+            _c("granted", "boolean", True, "true: consent given; false: withdrawn or refused",
+               nullable=False),
+            _c("event_ts", "timestamp", True, "when the choice was made", nullable=False),
         ),
     ),
 }
