@@ -160,6 +160,9 @@ def test_integrity_and_funnel(ev):
     assert ev.integrity["consent_violations"] == 0
     # every send is at 10:00-15:00 local time: no night sends
     assert ev.integrity["night_sends_without_consent"] == 0
+    # no consent_events table: judged by today's customers flags, and the results say so
+    integ = ev.to_results()["integrity"]
+    assert integ["consent_basis"] == "current_flags" and integ["sends_without_consent"] == 0
     f = ev.funnel[ev.funnel["arm"] == "treatment"].set_index("step")["customers"]
     assert f["assigned"] >= f["sent"] >= f["delivered"] >= f["opened"] >= f["clicked"]
 

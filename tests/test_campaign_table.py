@@ -156,10 +156,31 @@ def test_message_flags_consent_and_night(table):
     assert table.loc[2, ["sent", "delivered", "blocked"]].tolist() == [0, 0, 0]
     assert table.loc[1, "night_send"] == 1 and not table.loc[1, "night_consent_ok"]
     assert table.loc[4, "night_send"] == 1 and table.loc[4, "night_consent_ok"]
-    assert table.loc[3, "night_send"] == 0 and not table.loc[3, "consent_ok"]
+    # customer 3's consent_sms is false today, but they unsubscribed from this very send two days
+    # after it: they had the consent when it went out
+    assert table.loc[3, "night_send"] == 0 and table.loc[3, "consent_ok"]
     assert table.loc[1, "consent_ok"]
     assert table.loc[1, "coupon_cost"] == 1000.0 and table.loc[4, "coupon_cost"] == 0.0
     assert table.loc[1, "tenure_days"] == pytest.approx(100.0)
+
+
+def test_consent_at_send_time_from_consent_events():
+    data = make_data()
+    sms_sent = T0.replace(hour=22)
+    data.consent_events = ibis.memtable(pd.DataFrame({
+        "customer_id": [1, 1, 3, 4, 4],
+        "channel": ["sms", "sms", "sms", "sms", "push"],
+        "kind": ["marketing", "marketing", "marketing", "night", "night"],
+        "granted": [True, False, False, False, True],
+        "event_ts": [T0 - 100 * D, sms_sent - S, T0 + 2 * D, T0 + D, T0 - D],
+    }))
+    t = campaign_table(data, "c1", window_days=7, horizon_days=180).set_index("customer_id")
+    assert not t.loc[1, "consent_ok"]          # withdrew one second before the send
+    assert t.loc[3, "consent_ok"]              # withdrew after the send (held it before)
+    assert t.loc[4, "consent_ok"]              # no sms marketing event: consent_sms (true)
+    # customer 4's night consent for sms was withdrawn before the 23:00 send (the push one
+    # does not count), although consent_night is true today
+    assert t.loc[4, "night_send"] == 1 and not t.loc[4, "night_consent_ok"]
 
 
 def test_cumulative_revenue_by_arm_and_day():

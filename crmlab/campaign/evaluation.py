@@ -41,6 +41,7 @@ from crmlab.campaign.table import (
     campaign_table,
     cumulative_revenue,
 )
+from crmlab.data.consent import consent_basis
 
 CONTROL = "control"
 SRM_ALPHA = 0.001          # sample-ratio mismatch flagged at p < 0.001
@@ -262,8 +263,10 @@ class CampaignEvaluation:
     spec : dict (the spec's content) and ``lang`` (the report language)
     audience : arm, n, share, expected_share
     data_quality : table, check, rows, action (the loader's ledger)
-    integrity : dict with srm_p_value, srm_flag, balance_max_smd, consent_violations,
-        night_sends_without_consent; ``balance`` the SMD per covariate and arm
+    integrity : dict with srm_p_value, srm_flag, balance_max_smd, sends_without_consent
+        (also as consent_violations), night_sends_without_consent — both judged at the time of
+        each send — and consent_basis ("events": consent_events; "current_flags": today's
+        customers flags; "none"); ``balance`` the SMD per covariate and arm
     primary, secondary : tidy lift tables (metric, arm, n, value, control_value, abs_lift,
         rel_lift, ci_low, ci_high, p_value, method)
     long_term : one row per treatment arm (hazard ratio, RMST, LTV lift ...);
@@ -383,7 +386,7 @@ class CampaignEvaluation:
                 "roi_ci_low", "roi_ci_high", "iroas", "cost_per_incremental_conversion"]),
             "integrity": _json_safe({k: self.integrity[k] for k in (
                 "srm_p_value", "srm_flag", "balance_max_smd", "consent_violations",
-                "night_sends_without_consent")}),
+                "sends_without_consent", "night_sends_without_consent", "consent_basis")}),
             "data_quality": _records(self.data_quality, ["table", "check", "rows", "action"]),
             "provenance": _json_safe(dict(provenance or {})),
         }
@@ -503,6 +506,9 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         "srm_p_value": srm_p, "srm_flag": bool(srm_p < SRM_ALPHA),
         "balance_max_smd": max_smd, "balance_flag": bool(max_smd > SMD_FLAG),
         "consent_violations": consent_viol, "night_sends_without_consent": night_viol,
+        "sends_without_consent": consent_viol,
+        "consent_basis": consent_basis({n: getattr(data, n, None)
+                                        for n in ("customers", "consent_events")}),
         "consent_unknown": int((sent & ~consent_known).sum()),
         "sends": int(sent.sum()),
     }

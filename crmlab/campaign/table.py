@@ -25,6 +25,7 @@ DAY = 86400.0
 
 # The consent rules are the data contract's (crmlab.data.schema): which consent column a send
 # on each channel needs, which channels are advertising, and the night window (21:00-08:00).
+from crmlab.data.consent import consent_at_send  # noqa: E402
 from crmlab.data.schema import (  # noqa: E402
     ADVERTISING_CHANNELS,
     CHANNEL_CONSENT,
@@ -241,23 +242,20 @@ def campaign_table(
             pre_visits=ibis.ifelse(je.d < 0, 1, 0).sum(),
         )
 
-    # ---- consent and tenure from customers ----------------------------------------------------
-    base = a
+    # ---- consent at the time of the send (crmlab.data.consent), tenure from customers ---------
     ccols = _columns(data.customers)
     channel = campaign_info(data, campaign_id).channel
     consent_col = CHANNEL_CONSENT.get(channel, None)
-    cust_sel = {}
-    if data.customers is not None:
+    sources = {n: getattr(data, n, None)
+               for n in ("customers", "consent_events", "assignments", "campaigns")}
+    snd = a.select("customer_id", channel=ibis.literal(channel),
+                   _at=ibis.coalesce(a.sent_ts, a.assigned_ts))
+    cons = consent_at_send(snd, sources, key=["customer_id"], ts="_at").select(
+        "customer_id", _consent="consent_ok", _consent_night="night_consent_ok")
+    base = a.left_join(cons, "customer_id").drop("customer_id_right")
+    if "signup_ts" in ccols:
         c = data.customers
-        if "signup_ts" in ccols:
-            cust_sel["signup_ts"] = c.signup_ts
-        if consent_col is not None and consent_col in ccols:
-            cust_sel["_consent"] = c[consent_col].cast("boolean")
-        if "consent_night" in ccols:
-            cust_sel["_consent_night"] = c.consent_night.cast("boolean")
-    if cust_sel:
-        c = data.customers
-        cs = c.select(customer_id=c.customer_id, **cust_sel)
+        cs = c.select(customer_id=c.customer_id, signup_ts=c.signup_ts)
         base = base.left_join(cs, "customer_id").drop("customer_id_right")
 
     t = base.left_join(per_order, "customer_id").drop("customer_id_right")
@@ -290,16 +288,15 @@ def campaign_table(
     if channel not in ADVERTISING_CHANNELS:
         night = night & False  # informational channels are not subject to the night rule
     out["night_send"] = night.astype(int)
+    # consent when the message went out (null: unknown, neither customers nor consent_events)
     if consent_col is None:
         consent_ok = pd.Series(True, index=df.index)
-    elif "_consent" in df:
-        consent_ok = df["_consent"].fillna(False).astype(bool)
     else:
-        consent_ok = pd.Series(np.nan, index=df.index)  # unknown: no consent column
+        known = df["_consent"].notna()
+        consent_ok = (df["_consent"].astype(bool) if known.all()
+                      else df["_consent"].astype(object).where(known, np.nan))
     out["consent_ok"] = consent_ok
-    night_consent = (df["_consent_night"].fillna(False).astype(bool) if "_consent_night" in df
-                     else pd.Series(False, index=df.index))
-    out["night_consent_ok"] = night_consent
+    out["night_consent_ok"] = df["_consent_night"].fillna(False).astype(bool)
     out["coupon_cost"] = df["coupon_cost"].astype(float).fillna(0.0)
 
     def col(name, fill=0):
