@@ -248,3 +248,142 @@ def test_text_booleans_and_type_errors():
     with pytest.raises(crmlab.DataContractError, match=r"consent_events\.kind: missing required "
                        r"column"):
         crmlab.load(t, observation_end=OBS)
+
+
+# ------------------------------------------------------------------ on a simulated shop
+MEDIUM = {"email": "email", "sms": "sms", "lms": "sms", "app_push": "push", "in_app": "push",
+          "kakao_friendtalk": "kakao", "kakao_alimtalk": None}
+
+
+def _brute_force(sends: pd.DataFrame, events: pd.DataFrame | None,
+                 customers: pd.DataFrame, unsubscribes: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
+    """The rules of docs/data-contract.md, send by send in plain Python. Without events:
+    today's flags, sparing a send at or before an unsubscribe of the customer from the same
+    medium (``unsubscribes``: customer_id, channel, unsubscribed_ts of every assignment)."""
+    flags = customers.set_index("customer_id")
+    unsub: dict = {}
+    if unsubscribes is not None:
+        for r in unsubscribes.dropna(subset=["unsubscribed_ts"]).itertuples(index=False):
+            unsub.setdefault((r.customer_id, MEDIUM[r.channel]), []).append(r.unsubscribed_ts)
+    hist: dict = {}
+    if events is not None:
+        for r in events.itertuples(index=False):
+            hist.setdefault((r.customer_id, r.channel, r.kind), []).append(
+                (r.event_ts, 0 if r.granted else 1))
+    ok, night_ok = [], []
+    for s in sends.itertuples(index=False):
+        m = MEDIUM[s.channel]
+        if m is None:
+            ok.append(True)
+            night_ok.append(True)
+            continue
+        out = []
+        for kind, col in (("marketing", f"consent_{m}"), ("night", "consent_night")):
+            today = bool(flags.at[s.customer_id, col]) if s.customer_id in flags.index else False
+            if events is None:
+                later = [u for u in unsub.get((s.customer_id, m), []) if u >= s.sent_ts]
+                out.append(today or (kind == "marketing" and bool(later)))
+                continue
+            ev = sorted(hist.get((s.customer_id, m, kind), []))
+            before = [e for e in ev if e[0] <= s.sent_ts]
+            if before:
+                out.append(before[-1][1] == 0)
+            elif ev:
+                out.append(ev[0][1] == 1)
+            else:
+                out.append(today)
+        ok.append(out[0])
+        night_ok.append(out[1])
+    return sends.assign(consent_ok=ok, night_consent_ok=night_ok)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    from crmlab.data.simulate import simulate
+
+    path = simulate(tmp_path_factory.mktemp("consent_shop"), n_customers=4000, seed=5)
+    return path, crmlab.load(path)
+
+
+def _per_campaign(df: pd.DataFrame) -> pd.DataFrame:
+    h = df["sent_ts"].dt.hour
+    night = ((h >= 21) | (h < 8)) & (df["channel"] != "kakao_alimtalk")
+    return pd.DataFrame({"campaign_id": df["campaign_id"],
+                         "no_consent": ~df["consent_ok"].astype(bool),
+                         "night": night & ~df["night_consent_ok"].astype(bool)}
+                        ).groupby("campaign_id").sum()
+
+
+def test_simulated_shop_matches_a_brute_force_computation(shop):
+    path, data = shop
+    engine = _judged(data).sort_values(KEY, ignore_index=True)
+    events = pd.read_parquet(path / "consent_events.parquet")
+    customers = pd.read_parquet(path / "customers.parquet")
+    brute = _brute_force(engine[KEY + ["channel", "sent_ts"]], events, customers)
+    pd.testing.assert_series_equal(engine["consent_ok"].astype(bool), brute["consent_ok"])
+    pd.testing.assert_series_equal(engine["night_consent_ok"].astype(bool),
+                                   brute["night_consent_ok"])
+    at_send = _per_campaign(engine)
+    # the simulator's faults, and nothing else: the stale win-back list (dormant buyers without
+    # SMS consent) and the SMS blast's tail past 21:00 to customers without night consent
+    assert at_send.loc["winback_lms", "no_consent"] > 0
+    assert at_send.drop("winback_lms")["no_consent"].sum() == 0
+    assert at_send.loc["flash_sale_sms", "night"] > 0
+    ledger = data.quality.set_index(["table", "check"])["rows"]
+    assert ledger[("assignments", "send without consent for the channel")] == \
+        at_send["no_consent"].sum()
+    assert ledger[("assignments", "advertising send 21:00–08:00 without night consent")] == \
+        at_send["night"].sum()
+
+
+def test_simulated_shop_todays_flags_overcount(shop):
+    path, data = shop
+    tables = {n: pd.read_parquet(path / f"{n}.parquet") for n in
+              ("customers", "orders", "campaigns", "assignments")}
+    flags_only = crmlab.load(tables, observation_end=data.observation_end)
+    assert consent_basis(flags_only.tables) == "current_flags"
+    today = _per_campaign(_judged(flags_only))
+    at_send = _per_campaign(_judged(data))
+    # withdrawals after the sends count against them by today's flags (the sends a customer
+    # unsubscribed from are spared, other withdrawals are not)
+    assert (today["no_consent"] >= at_send["no_consent"]).all()
+    assert today["no_consent"].sum() > 2 * at_send["no_consent"].sum()
+    # with the unsubscribe correction switched off (no unsubscribed_ts), more still
+    raw = dict(tables, assignments=tables["assignments"].drop(columns="unsubscribed_ts"))
+    flags_raw = _per_campaign(_judged(crmlab.load(raw, observation_end=data.observation_end)))
+    assert flags_raw.loc["flash_sale_sms", "no_consent"] > today.loc["flash_sale_sms",
+                                                                     "no_consent"]
+    sends = _judged(flags_only).sort_values(KEY, ignore_index=True)
+    unsubs = tables["assignments"].merge(tables["campaigns"][["campaign_id", "channel"]],
+                                         on="campaign_id")
+    brute = _brute_force(sends[KEY + ["channel", "sent_ts"]], None, tables["customers"],
+                         unsubs[["customer_id", "channel", "unsubscribed_ts"]])
+    pd.testing.assert_series_equal(sends["consent_ok"].astype(bool), brute["consent_ok"])
+    pd.testing.assert_series_equal(sends["night_consent_ok"].astype(bool),
+                                   brute["night_consent_ok"])
+
+
+def test_simulated_flags_are_the_latest_event(shop):
+    path, _ = shop
+    ev = pd.read_parquet(path / "consent_events.parquet")
+    cust = pd.read_parquet(path / "customers.parquet").set_index("customer_id")
+    # every customer has a sign-up choice for every medium and kind, at signup_ts
+    first = ev.groupby(["customer_id", "channel", "kind"]).event_ts.min().reset_index()
+    assert len(first) == len(cust) * 4 * 2
+    assert (first.event_ts.to_numpy() == cust.loc[first.customer_id, "signup_ts"].to_numpy()).all()
+    last = ev.groupby(["customer_id", "channel", "kind"]).tail(1)  # the file is time-ordered
+    for m in ("email", "sms", "push", "kakao"):
+        lm = last[(last.channel == m) & (last.kind == "marketing")].set_index("customer_id")
+        assert (lm.granted == cust.loc[lm.index, f"consent_{m}"]).all()
+    ln = last[last.kind == "night"].set_index("customer_id")
+    assert (ln.granted == cust.loc[ln.index, "consent_night"]).all()
+    # withdrawals after unsubscribes, organic withdrawals and re-grants are all there
+    changes = ev[ev.event_ts > cust.loc[ev.customer_id, "signup_ts"].to_numpy()]
+    assert changes.granted.sum() > 0 and (~changes.granted).sum() > 0
+    a = pd.read_parquet(path / "assignments.parquet")
+    unsub = a[a.unsubscribed_ts.notna() & (a.campaign_id == "flash_sale_sms")]
+    w = changes[(changes.channel == "sms") & ~changes.granted]
+    hit = unsub.merge(w, left_on=["customer_id", "unsubscribed_ts"],
+                      right_on=["customer_id", "event_ts"])
+    assert len(unsub) > 0 and len(hit) == len(unsub)

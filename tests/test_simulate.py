@@ -26,7 +26,7 @@ from crmlab.data.simulate import _Shop, simulate, simulate_shop
 from conftest import SMALL_SHOP
 
 FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
-         "assignments.parquet", "meta.json", "ground_truth.json")
+         "assignments.parquet", "consent_events.parquet", "meta.json", "ground_truth.json")
 
 
 @pytest.fixture(scope="module")
@@ -209,10 +209,17 @@ def test_unsubscribes_cost_consent_and_later_sends(files):
     rate = blast.unsubscribed_ts.notna().mean()
     p = P.CAMPAIGNS[2]["arms"]["sms"]["unsub"]
     assert abs(rate - p) < 4 * np.sqrt(p * (1 - p) / len(blast))
-    gone = blast.loc[blast.unsubscribed_ts.notna(), "customer_id"]
-    assert not cu.loc[gone, "consent_sms"].any()
-    # the later win-back LMS (SMS consent) reaches them only through its stale list
-    wb = a[(a.campaign_id == "winback_lms") & a.customer_id.isin(gone)]
+    gone = blast.loc[blast.unsubscribed_ts.notna(), ["customer_id", "unsubscribed_ts"]]
+    # the unsubscribe withdraws the SMS consent; some grant it again later
+    ev = files["consent_events"]
+    sms = ev[(ev.channel == "sms") & (ev.kind == "marketing")].merge(gone, on="customer_id")
+    assert len(sms[(sms.event_ts == sms.unsubscribed_ts) & ~sms.granted]) == len(gone)
+    regranted = set(sms.customer_id[(sms.event_ts > sms.unsubscribed_ts) & sms.granted])
+    assert len(regranted) < 0.4 * len(gone)
+    assert not cu.loc[list(set(gone.customer_id) - regranted), "consent_sms"].any()
+    # the later win-back LMS (SMS consent) reaches them only through its stale list or after a
+    # new grant
+    wb = a[(a.campaign_id == "winback_lms") & a.customer_id.isin(gone.customer_id)]
     assert len(wb) <= max(2, 0.1 * len(gone))
 
 

@@ -50,6 +50,13 @@ REGION_SHARE = (0.19, 0.26, 0.06, 0.065, 0.045, 0.028, 0.028, 0.021, 0.008, 0.02
 
 #: Marketing consent rates (a shared latent makes them positively correlated).
 CONSENT_RATE = {"email": 0.72, "sms": 0.58, "push": 0.45, "kakao": 0.62, "night": 0.18}
+#: Consents change after sign-up (per year): a given consent is withdrawn, a refused or
+#: withdrawn one is granted, each medium on its own (night consent: one choice for every
+#: medium). After a campaign's unsubscribe the customer grants that medium's consent again with
+#: ``regrant_after_unsubscribe`` probability, after an exponential delay (mean in days).
+CONSENT_DYNAMICS = {"withdraw_per_year": 0.08, "grant_per_year": 0.05,
+                    "night_withdraw_per_year": 0.10, "night_grant_per_year": 0.02,
+                    "regrant_after_unsubscribe": 0.15, "regrant_mean_days": 90.0}
 
 # ---------------------------------------------------------------------------------------------
 # Behaviour on the site (events)
