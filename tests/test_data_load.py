@@ -161,7 +161,7 @@ def test_summary_and_fingerprint(tmp_path, tiny):
     path = write_tables(tiny, tmp_path / "a", meta=META)
     data = crmlab.load(path)
     s = data.summary()
-    assert s["table"].tolist() == list(TABLES)
+    assert s["table"].tolist() == [t for t in TABLES if t in tiny]  # the tables present
     assert s.set_index("table").loc["orders", "rows"] == 8
     assert s.set_index("table").loc["orders", "first_ts"] == pd.Timestamp("2024-01-03 11:00")
     assert s.set_index("table").loc["orders", "last_ts"] == pd.Timestamp("2024-04-15 22:10")

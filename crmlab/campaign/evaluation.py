@@ -512,6 +512,10 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         "consent_unknown": int((sent & ~consent_known).sum()),
         "sends": int(sent.sum()),
     }
+    if integrity["consent_basis"] == "current_flags" and integrity["sends"]:
+        notes.append("Consent is judged by today's customers flags (no consent_events table): "
+                     "a customer who withdrew consent after a send, other than by unsubscribing "
+                     "from a campaign, counts against it.")
     if integrity["consent_unknown"]:
         notes.append(f"{integrity['consent_unknown']} sends: the customers table has no consent "
                      f"column for channel {info.channel!r}; consent not checked")
