@@ -54,3 +54,28 @@ def test_spark_hard_error(spark, tmp_path):
     with pytest.raises(crmlab.DataContractError) as exc:
         crmlab.load(con, tables=names)
     assert str(exc.value).startswith("orders.order_id: duplicate key (1 value repeated) — 3 rows")
+
+
+def test_spark_consent_at_send_matches_duckdb(spark, tmp_path):
+    """consent_at_send (joins and conditional aggregates) gives DuckDB's answer on Spark."""
+    import ibis
+    import pandas as pd
+    from test_data_consent import AT_SEND, _judged, _shop, _violations
+
+    d = write_tables(_shop(), tmp_path / "consent")
+    con = ibis.pyspark.connect(spark)
+    names = {}
+    for n in ("customers", "orders", "campaigns", "assignments", "consent_events"):
+        con.read_parquet(str(d / f"{n}.parquet"), table_name=f"consent_{n}")
+        names[n] = f"consent_{n}"
+    data = crmlab.load(con, tables=names, observation_end="2024-07-01")
+    local = crmlab.load(d, observation_end="2024-07-01")
+    pd.testing.assert_frame_equal(data.quality, local.quality)
+    on_spark = _judged(data).sort_values(["campaign_id", "customer_id"], ignore_index=True)
+    assert _violations(on_spark) == AT_SEND
+    in_duckdb = _judged(local).sort_values(["campaign_id", "customer_id"], ignore_index=True)
+    cols = ["campaign_id", "customer_id", "consent_ok", "night_consent_ok"]
+    pd.testing.assert_frame_equal(on_spark[cols].astype({"consent_ok": bool,
+                                                         "night_consent_ok": bool}),
+                                  in_duckdb[cols].astype({"consent_ok": bool,
+                                                          "night_consent_ok": bool}))
