@@ -24,14 +24,13 @@ Examples
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import datetime as _dt
 import hashlib
 import html as _html
 import json
 import logging
 import math
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -319,19 +318,37 @@ def _format_exception(exc: BaseException, timeout: int) -> str:
     return f"{name}: {first}" if first else name
 
 
-def _execute(job: _Job) -> dict:
-    """Run one campaign: papermill, results.json, HTML. Never raises; returns a summary."""
+def _execute(job: _Job, kernel_manager: type | None = None) -> dict:
+    """Run one campaign: papermill, HTML, results.json. Never raises; returns a summary.
+
+    Everything is written to temporary files first. A successful run replaces the campaign's
+    ``report.ipynb``, ``report.html``, ``run.log`` and, last, ``results.json``; a failed run
+    keeps the last good ones and is recorded beside them (:func:`crmlab.batch.commit_failure`).
+    ``kernel_manager`` is the Jupyter kernel manager class papermill uses (the batch passes one
+    whose kernels die with the worker).
+    """
+    from crmlab import batch
+
     t0 = time.perf_counter()
     _skip_iri_grammar()
     out = Path(job.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # temporary files of an earlier run that was killed mid-way
-    for pattern in (".report.*.ipynb", ".results.*.json", ".run.log.*.tmp", ".*.tmp"):
-        for stale in out.glob(pattern):
-            stale.unlink(missing_ok=True)
-    log_path = out / "run.log"
-    log_tmp = out / f".run.log.{os.getpid()}.tmp"
-    handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
+    pid = os.getpid()
+    log_path = None
+    error: str | None = job.error
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # temporary files of an earlier run that was killed mid-way
+        batch.remove_temporary_files(out)
+        log_tmp = out / f".run.log.{pid}.tmp"
+        results_tmp = out / f".results.{pid}.json"
+        nb_tmp = out / f".report.{pid}.ipynb"
+        html_tmp = out / f".report.{pid}.html"
+        handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
+    except OSError as exc:
+        error = f"cannot write to the campaign folder {out}: {exc.strerror or exc}"
+        return {"campaign_id": job.campaign_id, "status": "failed", "error": error,
+                "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
+                "report": str(out / "report.html"), "log": None}
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     pm_logger = logging.getLogger("papermill")
     pm_logger.addHandler(handler)
@@ -342,17 +359,12 @@ def _execute(job: _Job) -> dict:
     provenance = dict(job.provenance)
     provenance["started_at"] = _now()
     provenance["finished_at"] = None
-    results_tmp = out / f".results.{os.getpid()}.json"
-    nb_tmp = out / f".report.{os.getpid()}.ipynb"
-    error: str | None = job.error
     partial: dict | None = None
     try:
         log.info("campaign %s: spec %s, data %s", job.campaign_id, job.spec_path, job.data_dir)
         if error is None:
             import papermill as pm
 
-            for stale in (results_tmp, nb_tmp):
-                stale.unlink(missing_ok=True)
             params = {
                 "spec_path": job.spec_path,
                 "data_dir": job.data_dir,
@@ -360,6 +372,9 @@ def _execute(job: _Job) -> dict:
                 "report_lang": job.report_lang,
                 "provenance_json": json.dumps(_json_safe(provenance), ensure_ascii=False),
             }
+            engine_kwargs = {}
+            if kernel_manager is not None:
+                engine_kwargs["kernel_manager_class"] = kernel_manager
             # figures must render inline in the report even when the caller's environment
             # chose a non-interactive backend (e.g. MPLBACKEND=Agg under `make test`)
             saved_backend = os.environ.get("MPLBACKEND")
@@ -369,7 +384,7 @@ def _execute(job: _Job) -> dict:
                     job.notebook, str(nb_tmp), parameters=params, kernel_name=job.kernel,
                     cwd=str(out), execution_timeout=job.timeout, progress_bar=False,
                     log_output=True, request_save_on_cell_execute=True,
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"], **engine_kwargs,
                 )
             except BaseException as exc:  # noqa: BLE001 - every failure is recorded
                 if isinstance(exc, KeyboardInterrupt):
@@ -382,8 +397,6 @@ def _execute(job: _Job) -> dict:
                     os.environ.pop("MPLBACKEND", None)
                 else:
                     os.environ["MPLBACKEND"] = saved_backend
-            if nb_tmp.exists():
-                os.replace(nb_tmp, out / "report.ipynb")
             partial = _read_json(results_tmp) if results_tmp.exists() else None
             results_tmp.unlink(missing_ok=True)
             if error is None and partial is None:
@@ -391,18 +404,16 @@ def _execute(job: _Job) -> dict:
                          f"(parameter results_path={params['results_path']})")
         else:
             log.error("campaign %s failed before execution: %s", job.campaign_id, error)
-            # a report from an earlier run must not pass for this run's
-            (out / "report.html").unlink(missing_ok=True)
 
-        html_error = None
-        if (out / "report.ipynb").exists() and job.error is None:
+        if nb_tmp.exists():
+            # the report of a good run, or the page of a failed one that has nothing better
             try:
-                render_html(out / "report.ipynb", out / "report.html", lang=job.report_lang)
+                render_html(nb_tmp, html_tmp, lang=job.report_lang)
             except Exception as exc:  # noqa: BLE001
                 html_error = f"HTML rendering failed: {type(exc).__name__}: {exc}"
                 log.error(html_error)
-        if error is None and html_error is not None:
-            error = html_error
+                if error is None:
+                    error = html_error
 
         provenance["finished_at"] = _now()
         if error is None:
@@ -414,31 +425,41 @@ def _execute(job: _Job) -> dict:
         prov = dict(results.get("provenance") or {})
         prov.update(provenance)
         results["provenance"] = prov
-        atomic_write_json(out / "results.json", results)
         log.info("campaign %s: %s in %.1f s", job.campaign_id, results["status"],
                  time.perf_counter() - t0)
+        _close_log(pm_logger, handler, old_level, old_propagate)
+        if error is None:
+            log_path = batch.commit_success(out, results, nb_tmp, html_tmp, log_tmp)
+        else:
+            log_path = batch.commit_failure(out, results, nb_tmp, html_tmp, log_tmp)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a worker never dies on one campaign
         error = f"runner error: {type(exc).__name__}: {exc}"
         log.error("%s\n%s", error, "".join(traceback.format_exception(exc)))
+        _close_log(pm_logger, handler, old_level, old_propagate)
         try:
-            atomic_write_json(out / "results.json", _minimal_results(job, error))
+            results = _minimal_results(job, error)
+            results["provenance"] = {**provenance, "finished_at": _now()}
+            log_path = batch.commit_failure(out, results, None, None, log_tmp)
         except Exception:  # noqa: BLE001
             pass
     finally:
-        pm_logger.removeHandler(handler)
-        handler.close()
-        pm_logger.setLevel(old_level)
-        pm_logger.propagate = old_propagate
-        try:
-            os.replace(log_tmp, log_path)
-        except OSError:
-            pass
+        _close_log(pm_logger, handler, old_level, old_propagate)
+        batch.remove_temporary_files(out, pid)
     status = "failed" if error else "ok"
     return {"campaign_id": job.campaign_id, "status": status, "error": error,
             "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
-            "report": str(out / "report.html")}
+            "report": str(out / "report.html"), "log": str(log_path) if log_path else None}
+
+
+def _close_log(logger: logging.Logger, handler: logging.Handler, level: int,
+               propagate: bool) -> None:
+    if handler in logger.handlers:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 # --------------------------------------------------------------------------- the batch
@@ -453,6 +474,7 @@ class RunResult:
 
     campaigns: list[dict] = field(default_factory=list)
     index_path: Path | None = None
+    index_error: str | None = None
     seconds: float = 0.0
 
     @property
@@ -469,7 +491,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.index_error else 0
 
     def to_frame(self):
         import pandas as pd
@@ -500,6 +522,8 @@ def _run_key(provenance: dict) -> str:
 def _is_unchanged(out_dir: Path, run_key: str) -> bool:
     prev = _read_json(out_dir / "results.json")
     if not prev or prev.get("status") != "ok":
+        return False
+    if (out_dir / "last_failure.json").exists():      # the latest run failed: rerun it
         return False
     if not (out_dir / "report.html").is_file() or not (out_dir / "report.ipynb").is_file():
         return False
@@ -632,71 +656,85 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     6 campaign(s): 6 ran, 0 unchanged (skipped), 0 failed, in 95.2 s.
     """
     t0 = time.perf_counter()
+    from crmlab import batch
+
     if report_lang is not None and report_lang not in ("en", "ko"):
         raise ValueError(f"report_lang {report_lang!r} is not allowed; allowed values: en, ko")
     if int(jobs) < 1:
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    nb = Path(notebook).resolve() if notebook is not None else default_notebook()
-    planned = _plan(experiments_dir, data, out, only, report_lang, nb, kernel, timeout)
-    if _select(only) and not planned:
-        raise ValueError(f"no experiment spec matches --only {only!r} in {experiments_dir}")
-
-    summaries: list[dict] = []
-    todo: list[_Job] = []
-    for job in planned:
-        if (not force and job.error is None
-                and _is_unchanged(Path(job.out_dir), job.provenance["run_key"])):
-            summaries.append({"campaign_id": job.campaign_id, "status": "skipped", "error": None,
-                              "seconds": 0.0, "spec": job.spec_path,
-                              "report": str(Path(job.out_dir) / "report.html")})
-        else:
-            todo.append(job)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(todo), desc="campaigns", unit="campaign", disable=not progress or
-               not todo, file=sys.stderr, dynamic_ncols=True)
-
-    def done(summary: dict) -> None:
-        summaries.append(summary)
-        bar.update(1)
-        msg = f"{summary['campaign_id']}: {summary['status']} ({summary['seconds']:.1f} s)"
-        if summary["error"]:
-            msg += f" — {summary['error'].splitlines()[0]}"
-        if progress:
-            bar.write(msg, file=sys.stderr)
-
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the reports folder {out} is an existing file, not a folder")
+    out_problem = None
     try:
-        if int(jobs) == 1 or len(todo) <= 1:
-            for job in todo:
-                bar.set_postfix_str(job.campaign_id)
-                done(_execute(job))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=min(int(jobs), len(todo)),
-                                        mp_context=ctx) as pool:
-                futures = {pool.submit(_execute, job): job for job in todo}
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        done(fut.result())
-                    except Exception as exc:  # noqa: BLE001 - a crashed worker process
-                        error = f"worker process failed: {type(exc).__name__}: {exc}"
-                        atomic_write_json(Path(job.out_dir) / "results.json",
-                                          _minimal_results(job, error))
-                        done({"campaign_id": job.campaign_id, "status": "failed",
-                              "error": error, "seconds": 0.0, "spec": job.spec_path,
-                              "report": str(Path(job.out_dir) / "report.html")})
-    finally:
-        bar.close()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a file is in the way"
+        out_problem = f"cannot create the reports folder {out}: {reason}"
+    nb = Path(notebook).resolve() if notebook is not None else default_notebook()
 
-    order = {job.campaign_id: i for i, job in enumerate(planned)}
-    summaries.sort(key=lambda s: order.get(s["campaign_id"], len(order)))
-    result = RunResult(campaigns=summaries)
-    if index:
-        result.index_path = build_index(out, lang=report_lang)
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    lock = (batch.OutLock(out, what="crmlab run", notify=say) if out_problem is None
+            else contextlib.nullcontext())
+    with lock:
+        planned = _plan(experiments_dir, data, out, only, report_lang, nb, kernel, timeout)
+        if _select(only) and not planned:
+            raise ValueError(f"no experiment spec matches --only {only!r} in {experiments_dir}")
+
+        summaries: list[dict] = []
+        todo: list[_Job] = []
+        for job in planned:
+            if out_problem is not None:
+                summaries.append({"campaign_id": job.campaign_id, "status": "failed",
+                                  "error": out_problem, "seconds": 0.0, "spec": job.spec_path,
+                                  "report": str(Path(job.out_dir) / "report.html"),
+                                  "log": None})
+            elif (not force and job.error is None
+                    and _is_unchanged(Path(job.out_dir), job.provenance["run_key"])):
+                summaries.append({"campaign_id": job.campaign_id, "status": "skipped",
+                                  "error": None, "seconds": 0.0, "spec": job.spec_path,
+                                  "report": str(Path(job.out_dir) / "report.html"),
+                                  "log": str(Path(job.out_dir) / "run.log")})
+            else:
+                todo.append(job)
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc="campaigns", unit="campaign", disable=not progress or
+                   not todo, file=sys.stderr, dynamic_ncols=True)
+
+        def done(summary: dict) -> None:
+            summaries.append(summary)
+            bar.update(1)
+            msg = f"{summary['campaign_id']}: {summary['status']} ({summary['seconds']:.1f} s)"
+            if summary["error"]:
+                msg += f" — {summary['error'].splitlines()[0]}"
+            if progress:
+                bar.write(msg, file=sys.stderr)
+
+        def notify(message: str) -> None:
+            bar.write(message, file=sys.stderr)
+
+        try:
+            batch.supervise(todo, int(jobs), done, notify)
+        finally:
+            bar.close()
+
+        order = {job.campaign_id: i for i, job in enumerate(planned)}
+        summaries.sort(key=lambda s: order.get(s["campaign_id"], len(order)))
+        result = RunResult(campaigns=summaries)
+        if index and out_problem is None:
+            try:
+                result.index_path = build_index(out, lang=report_lang)
+            except OSError as exc:
+                result.index_error = (f"the portfolio {out / 'index.html'} could not be "
+                                      f"written: {exc.strerror or exc}")
+        elif index:
+            result.index_error = out_problem
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
 
