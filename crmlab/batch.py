@@ -196,7 +196,7 @@ def read_last_failure(folder: str | Path) -> dict | None:
     Examples
     --------
     >>> read_last_failure("reports/winback_2024")  # doctest: +SKIP
-    {'failed_at': '2026-11-23T10:02:11+00:00', 'error': 'bad data: ...', 'log': 'last_failure.log', ...}
+    {'failed_at': '2026-11-23T10:02:11+00:00', 'error': 'bad data: ...', ...}
     """
     folder = Path(folder)
     record = _read_json(folder / LAST_FAILURE)
@@ -366,14 +366,19 @@ class _Supervisor:
         job_file.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
         summary = self.workdir / f"{tag}.summary.json"
         stderr = self.workdir / f"{tag}.stderr"
-        with open(stderr, "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "crmlab._worker", str(job_file), str(summary),
-                 str(os.getpid())],
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=self.env,
-                process_group=0, close_fds=True)
-        self.started.setdefault(job.campaign_id, time.perf_counter())
-        self.running[proc.pid] = _Worker(job, attempt, proc, summary, stderr)
+        # a Ctrl-C now waits until the worker is registered (and so gets killed with the rest)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            with open(stderr, "wb") as err:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "crmlab._worker", str(job_file), str(summary),
+                     str(os.getpid())],
+                    stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=self.env,
+                    process_group=0, close_fds=True)
+            self.started.setdefault(job.campaign_id, time.perf_counter())
+            self.running[proc.pid] = _Worker(job, attempt, proc, summary, stderr)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _exited(self) -> list[_Worker]:
         """Workers that exited; their process groups are killed before they are reaped."""
@@ -488,7 +493,7 @@ def _last_line(path: Path) -> str:
 
 def supervise(jobs: Iterable[Any], max_workers: int, done: Callable[[dict], None],
               notify: Callable[[str], None] = lambda message: None) -> None:
-    """Run each job (a :class:`crmlab.runner._Job`) in a fresh worker, at most ``max_workers`` at once.
+    """Run each job (:class:`crmlab.runner._Job`) in a fresh worker, ``max_workers`` at a time.
 
     ``done(summary)`` is called once per campaign with ``campaign_id, status, error, seconds,
     spec, report, log``. A worker that dies without a summary is replaced and its campaign
@@ -507,8 +512,10 @@ def worker_main(argv: list[str]) -> int:
     job_file, summary_file, parent = argv
     if not die_with_parent(int(parent)):
         return 3                      # the batch is already gone: start nothing
-    # SIGINT belongs to the batch process (the worker is in a group of its own)
+    # SIGINT belongs to the batch process (the worker is in a group of its own); the mask the
+    # batch held while starting this process is not passed on to the kernel
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     from crmlab import runner
 
     job = runner._Job(**json.loads(Path(job_file).read_text(encoding="utf-8")))
@@ -517,3 +524,76 @@ def worker_main(argv: list[str]) -> int:
     tmp.write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, summary_file)
     return 0
+
+
+# --------------------------------------------------------------------------- is a report current?
+
+def _notebook_parameters(path: Path) -> dict:
+    """The parameters papermill recorded in an executed notebook ({} when none)."""
+    nb = _read_json(path) or {}
+    params = ((nb.get("metadata") or {}).get("papermill") or {}).get("parameters")
+    return params if isinstance(params, dict) else {}
+
+
+def report_currency(folder: str | Path, fingerprints: dict | None = None) -> tuple[str, str | None]:
+    """Whether a campaign's report still describes its current inputs.
+
+    Returns ``("ok", None)``, ``("stale", reason)`` — the latest run failed after this report was
+    made, or the data or the spec changed since — or ``("failed", reason)`` when ``report.ipynb``
+    and ``results.json`` do not belong to the same run. ``fingerprints`` caches data
+    fingerprints per data directory across campaigns.
+    """
+    from crmlab.experiments import SpecError, load_spec
+    from crmlab.runner import data_fingerprint
+
+    folder = Path(folder)
+    results = _read_json(folder / "results.json")
+    if results is None:
+        return "failed", f"no readable results.json in {folder}; rerun `crmlab run`"
+    prov = results.get("provenance") or {}
+    params = _notebook_parameters(folder / "report.ipynb")
+    try:
+        nb_prov = json.loads(params.get("provenance_json") or "{}")
+    except ValueError:
+        nb_prov = {}
+    for key in ("run_key", "started_at"):
+        if key in nb_prov and nb_prov.get(key) != prov.get(key):
+            return "failed", ("report.ipynb and results.json come from different runs; rerun "
+                              f"`crmlab run --only {folder.name} --force`")
+    made = prov.get("finished_at") or "an earlier run"
+    failure = read_last_failure(folder)
+    if failure is not None:
+        first = str(failure.get("error") or "").splitlines()[0] if failure.get("error") else ""
+        return "stale", (f"latest run failed at {failure.get('failed_at')}: {first} "
+                         f"(log: {folder / str(failure.get('log') or LAST_FAILURE_LOG)}); this is "
+                         f"the report of the last good run ({made})")
+    if results.get("status") != "ok":
+        return "ok", None
+    cache = fingerprints if fingerprints is not None else {}
+    data_dir = params.get("data_dir")
+    if data_dir and prov.get("data_fingerprint"):
+        if data_dir not in cache:
+            try:
+                cache[data_dir] = (data_fingerprint(data_dir), None)
+            except FileNotFoundError:
+                cache[data_dir] = (None, f"the data directory {data_dir} no longer exists")
+            except Exception as exc:  # noqa: BLE001 - any failure to read the data
+                cache[data_dir] = (None, f"the data in {data_dir} no longer load "
+                                         f"({type(exc).__name__})")
+        fp, problem = cache[data_dir]
+        if problem is not None:
+            return "stale", f"{problem}; this report was made {made}"
+        if fp != prov["data_fingerprint"]:
+            return "stale", (f"the data in {data_dir} changed since this report was made "
+                             f"({made}); rerun `crmlab run`")
+    spec_path = params.get("spec_path")
+    if spec_path and prov.get("spec_hash"):
+        try:
+            spec_hash = load_spec(spec_path).content_hash()
+        except (OSError, SpecError):
+            return "stale", (f"the spec {spec_path} is missing or no longer valid; this report "
+                             f"was made {made}")
+        if spec_hash != prov["spec_hash"]:
+            return "stale", (f"the spec {spec_path} changed since this report was made "
+                             f"({made}); rerun `crmlab run`")
+    return "ok", None
