@@ -348,7 +348,10 @@ class _Supervisor:
         package_root = str(Path(__file__).resolve().parent.parent)
         self.env["PYTHONPATH"] = os.pathsep.join(
             [package_root] + [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p])
-        # kernel connection files live (and are removed) with the batch's own temporary folder
+        # temporary files of workers and kernels (e.g. kernel connection files) live, and are
+        # removed, with the batch's own temporary folder
+        (self.workdir / "tmp").mkdir()
+        self.env["TMPDIR"] = str(self.workdir / "tmp")
         self.env["JUPYTER_RUNTIME_DIR"] = str(self.workdir / "jupyter-runtime")
 
     def _start(self, job, attempt: int) -> None:
