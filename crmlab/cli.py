@@ -321,13 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"crmlab {args.command}: interrupted; nothing more was started", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except _Terminated:
-        print(f"crmlab {args.command}: terminated (SIGTERM); nothing more was started",
-              file=sys.stderr)
-        return EXIT_TERMINATED
+    except (KeyboardInterrupt, _Terminated) as exc:
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
+        more = ("; running campaigns stopped, queued ones not started"
+                if args.command == "run" else "")
+        print(f"crmlab {args.command}: {what}{more}", file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
     finally:
         signal.signal(signal.SIGTERM, previous)
 

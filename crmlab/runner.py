@@ -10,10 +10,17 @@
     reports/<campaign_id>/run.log        the notebook's output and any error
     reports/index.html                   the portfolio: one row per campaign
 
-A campaign that fails (a bad spec, bad data, an exception in a cell, a timeout) is recorded with
-``status: "failed"`` and its ``error``; the others finish. A campaign is skipped when its spec,
+Each campaign runs in a fresh worker process supervised by :mod:`crmlab.batch`: workers and
+their kernels die with the batch, a worker killed mid-run fails at most its own campaign (retried
+once), Ctrl-C starts nothing more, and two runs into one folder take turns (a lock).
+
+A campaign that fails (a bad spec, bad data, an exception in a cell, a timeout, a folder that
+cannot be written) is recorded and the others finish. Its last good ``results.json``,
+``report.html``, ``report.ipynb`` and ``run.log`` stay; the failed run is recorded beside them in
+``last_failure.json`` (with ``last_failure.log``); a campaign without a good run has
+``status: "failed"`` and its ``error`` in ``results.json``. A campaign is skipped when its spec,
 its data fingerprint, the code version and the report language are unchanged since its last
-successful run (``force=True`` reruns it).
+successful run and its latest run did not fail (``force=True`` reruns it).
 
 Examples
 --------
@@ -626,7 +633,9 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     out : str or Path
         Reports folder: ``<out>/<campaign_id>/`` per campaign and ``<out>/index.html``.
     jobs : int
-        Campaigns executed at once, each in its own worker process (and its own kernel).
+        Campaigns executed at once, each in a fresh worker process (and its own kernel); see
+        :func:`crmlab.batch.supervise`. The reports folder is locked meanwhile
+        (:class:`crmlab.batch.OutLock`): a second run into it waits.
     only : str or sequence of str, optional
         Campaign ids (or spec file stems) to run; comma-separated text is accepted.
     force : bool
@@ -647,7 +656,15 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     Returns
     -------
     RunResult
-        ``exit_code`` is 1 when any campaign failed.
+        ``exit_code`` is 1 when any campaign failed or the portfolio could not be written
+        (``index_error``). Each campaign's summary names ``log``, the log of this run.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, an ``only`` that matches no spec, or ``out`` naming an existing file.
+    KeyboardInterrupt
+        Ctrl-C: running workers are killed and their temporary files removed first.
 
     Examples
     --------
@@ -1174,7 +1191,9 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
     """Each spec with its last run: ``campaign_id, spec, valid, status, verdict, finished_at``.
 
     ``status`` is ``ok`` or ``failed`` from the last run, ``never run`` otherwise; an invalid
-    spec is listed with ``valid`` false and its error.
+    spec is listed with ``valid`` false and its error. ``latest_failure`` is "time: reason" when
+    the latest run failed after the good one that ``status``, ``verdict`` and ``finished_at``
+    describe, else None.
 
     Examples
     --------
@@ -1197,5 +1216,6 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
             "verdict": (verdict or {}).get("decision"),
             "finished_at": (res.get("provenance") or {}).get("finished_at"),
             "error": err or res.get("error"),
+            "latest_failure": _latest_failure(out / cid),
         })
     return rows
