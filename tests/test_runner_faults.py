@@ -348,7 +348,7 @@ def test_two_runs_into_one_out_are_serialised(tmp_path, tiny_data, standin, mark
     token = uuid.uuid4().hex
     common = ["--data", str(tiny_data), "--out", str(out), "--notebook", str(standin),
               "--no-progress"]
-    a = cli(["run", str(first), *common], token, marks, {"slow_a": "sleep:3"})
+    a = cli(["run", str(first), *common], token, marks, {"slow_a": "sleep:2"})
     b = None
     try:
         wait_for(lambda: starts(marks, "slow_a"), 60, "slow_a to start")
