@@ -15,7 +15,8 @@ Exit codes
        contract (validate), an experiment spec is invalid (list)
   2    bad usage: unknown option or value, a missing experiments directory, an --only that
        matches no spec, a spec file that already exists (new-experiment)
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C): running campaigns stopped, queued ones not started
+  143  terminated (SIGTERM), as for Ctrl-C
 
 ``crmlab COMMAND --help`` describes each command.
 """
@@ -25,7 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def _err(message: str) -> None:
@@ -76,6 +77,9 @@ def _cmd_run(args) -> int:
     if not experiments.exists():
         _err(f"experiments directory not found: {experiments}")
         return EXIT_USAGE
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        _err(f"--out {args.out} is an existing file, not a folder")
+        return EXIT_USAGE
     try:
         result = run(experiments, data=args.data, out=args.out, jobs=args.jobs, only=args.only,
                      force=args.force, report_lang=args.report_lang, timeout=args.timeout,
@@ -94,7 +98,10 @@ def _cmd_run(args) -> int:
         print("\nfailed campaigns:", file=sys.stderr)
         for c in result.failed:
             print(f"  {c['campaign_id']}: {c['error']}", file=sys.stderr)
-            print(f"    log: {Path(c['report']).parent / 'run.log'}", file=sys.stderr)
+            if c.get("log"):
+                print(f"    log: {c['log']}", file=sys.stderr)
+    if result.index_error:
+        _err(result.index_error)
     return result.exit_code
 
 
@@ -105,7 +112,8 @@ def _cmd_report(args) -> int:
     if not out.is_dir():
         _err(f"reports directory not found: {out}")
         return EXIT_USAGE
-    done = render_reports(out, only=args.only, lang=args.report_lang)
+    done = render_reports(out, only=args.only, lang=args.report_lang,
+                          notify=lambda message: print(message, file=sys.stderr, flush=True))
     for d in done:
         print(f"{d['campaign_id']}: {d['status']}" + (f" — {d['error']}" if d["error"] else ""))
     print(f"portfolio: {out / 'index.html'}")
@@ -297,14 +305,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that running work is stopped and cleaned up."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, _Terminated) as exc:
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
+        more = ("; running campaigns stopped, queued ones not started"
+                if args.command == "run" else "")
+        print(f"crmlab {args.command}: {what}{more}", file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,10 +10,17 @@
     reports/<campaign_id>/run.log        the notebook's output and any error
     reports/index.html                   the portfolio: one row per campaign
 
-A campaign that fails (a bad spec, bad data, an exception in a cell, a timeout) is recorded with
-``status: "failed"`` and its ``error``; the others finish. A campaign is skipped when its spec,
+Each campaign runs in a fresh worker process supervised by :mod:`crmlab.batch`: workers and
+their kernels die with the batch, a worker killed mid-run fails at most its own campaign (retried
+once), Ctrl-C starts nothing more, and two runs into one folder take turns (a lock).
+
+A campaign that fails (a bad spec, bad data, an exception in a cell, a timeout, a folder that
+cannot be written) is recorded and the others finish. Its last good ``results.json``,
+``report.html``, ``report.ipynb`` and ``run.log`` stay; the failed run is recorded beside them in
+``last_failure.json`` (with ``last_failure.log``); a campaign without a good run has
+``status: "failed"`` and its ``error`` in ``results.json``. A campaign is skipped when its spec,
 its data fingerprint, the code version and the report language are unchanged since its last
-successful run (``force=True`` reruns it).
+successful run and its latest run did not fail (``force=True`` reruns it).
 
 Examples
 --------
@@ -24,14 +31,13 @@ Examples
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import datetime as _dt
 import hashlib
 import html as _html
 import json
 import logging
 import math
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -319,19 +325,37 @@ def _format_exception(exc: BaseException, timeout: int) -> str:
     return f"{name}: {first}" if first else name
 
 
-def _execute(job: _Job) -> dict:
-    """Run one campaign: papermill, results.json, HTML. Never raises; returns a summary."""
+def _execute(job: _Job, kernel_manager: type | None = None) -> dict:
+    """Run one campaign: papermill, HTML, results.json. Never raises; returns a summary.
+
+    Everything is written to temporary files first. A successful run replaces the campaign's
+    ``report.ipynb``, ``report.html``, ``run.log`` and, last, ``results.json``; a failed run
+    keeps the last good ones and is recorded beside them (:func:`crmlab.batch.commit_failure`).
+    ``kernel_manager`` is the Jupyter kernel manager class papermill uses (the batch passes one
+    whose kernels die with the worker).
+    """
+    from crmlab import batch
+
     t0 = time.perf_counter()
     _skip_iri_grammar()
     out = Path(job.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # temporary files of an earlier run that was killed mid-way
-    for pattern in (".report.*.ipynb", ".results.*.json", ".run.log.*.tmp", ".*.tmp"):
-        for stale in out.glob(pattern):
-            stale.unlink(missing_ok=True)
-    log_path = out / "run.log"
-    log_tmp = out / f".run.log.{os.getpid()}.tmp"
-    handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
+    pid = os.getpid()
+    log_path = None
+    error: str | None = job.error
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # temporary files of an earlier run that was killed mid-way
+        batch.remove_temporary_files(out)
+        log_tmp = out / f".run.log.{pid}.tmp"
+        results_tmp = out / f".results.{pid}.json"
+        nb_tmp = out / f".report.{pid}.ipynb"
+        html_tmp = out / f".report.{pid}.html"
+        handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
+    except OSError as exc:
+        error = f"cannot write to the campaign folder {out}: {exc.strerror or exc}"
+        return {"campaign_id": job.campaign_id, "status": "failed", "error": error,
+                "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
+                "report": str(out / "report.html"), "log": None}
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     pm_logger = logging.getLogger("papermill")
     pm_logger.addHandler(handler)
@@ -342,17 +366,12 @@ def _execute(job: _Job) -> dict:
     provenance = dict(job.provenance)
     provenance["started_at"] = _now()
     provenance["finished_at"] = None
-    results_tmp = out / f".results.{os.getpid()}.json"
-    nb_tmp = out / f".report.{os.getpid()}.ipynb"
-    error: str | None = job.error
     partial: dict | None = None
     try:
         log.info("campaign %s: spec %s, data %s", job.campaign_id, job.spec_path, job.data_dir)
         if error is None:
             import papermill as pm
 
-            for stale in (results_tmp, nb_tmp):
-                stale.unlink(missing_ok=True)
             params = {
                 "spec_path": job.spec_path,
                 "data_dir": job.data_dir,
@@ -360,6 +379,9 @@ def _execute(job: _Job) -> dict:
                 "report_lang": job.report_lang,
                 "provenance_json": json.dumps(_json_safe(provenance), ensure_ascii=False),
             }
+            engine_kwargs = {}
+            if kernel_manager is not None:
+                engine_kwargs["kernel_manager_class"] = kernel_manager
             # figures must render inline in the report even when the caller's environment
             # chose a non-interactive backend (e.g. MPLBACKEND=Agg under `make test`)
             saved_backend = os.environ.get("MPLBACKEND")
@@ -369,7 +391,7 @@ def _execute(job: _Job) -> dict:
                     job.notebook, str(nb_tmp), parameters=params, kernel_name=job.kernel,
                     cwd=str(out), execution_timeout=job.timeout, progress_bar=False,
                     log_output=True, request_save_on_cell_execute=True,
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"], **engine_kwargs,
                 )
             except BaseException as exc:  # noqa: BLE001 - every failure is recorded
                 if isinstance(exc, KeyboardInterrupt):
@@ -382,8 +404,6 @@ def _execute(job: _Job) -> dict:
                     os.environ.pop("MPLBACKEND", None)
                 else:
                     os.environ["MPLBACKEND"] = saved_backend
-            if nb_tmp.exists():
-                os.replace(nb_tmp, out / "report.ipynb")
             partial = _read_json(results_tmp) if results_tmp.exists() else None
             results_tmp.unlink(missing_ok=True)
             if error is None and partial is None:
@@ -391,18 +411,16 @@ def _execute(job: _Job) -> dict:
                          f"(parameter results_path={params['results_path']})")
         else:
             log.error("campaign %s failed before execution: %s", job.campaign_id, error)
-            # a report from an earlier run must not pass for this run's
-            (out / "report.html").unlink(missing_ok=True)
 
-        html_error = None
-        if (out / "report.ipynb").exists() and job.error is None:
+        if nb_tmp.exists():
+            # the report of a good run, or the page of a failed one that has nothing better
             try:
-                render_html(out / "report.ipynb", out / "report.html", lang=job.report_lang)
+                render_html(nb_tmp, html_tmp, lang=job.report_lang)
             except Exception as exc:  # noqa: BLE001
                 html_error = f"HTML rendering failed: {type(exc).__name__}: {exc}"
                 log.error(html_error)
-        if error is None and html_error is not None:
-            error = html_error
+                if error is None:
+                    error = html_error
 
         provenance["finished_at"] = _now()
         if error is None:
@@ -414,31 +432,41 @@ def _execute(job: _Job) -> dict:
         prov = dict(results.get("provenance") or {})
         prov.update(provenance)
         results["provenance"] = prov
-        atomic_write_json(out / "results.json", results)
         log.info("campaign %s: %s in %.1f s", job.campaign_id, results["status"],
                  time.perf_counter() - t0)
+        _close_log(pm_logger, handler, old_level, old_propagate)
+        if error is None:
+            log_path = batch.commit_success(out, results, nb_tmp, html_tmp, log_tmp)
+        else:
+            log_path = batch.commit_failure(out, results, nb_tmp, html_tmp, log_tmp)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a worker never dies on one campaign
         error = f"runner error: {type(exc).__name__}: {exc}"
         log.error("%s\n%s", error, "".join(traceback.format_exception(exc)))
+        _close_log(pm_logger, handler, old_level, old_propagate)
         try:
-            atomic_write_json(out / "results.json", _minimal_results(job, error))
+            results = _minimal_results(job, error)
+            results["provenance"] = {**provenance, "finished_at": _now()}
+            log_path = batch.commit_failure(out, results, None, None, log_tmp)
         except Exception:  # noqa: BLE001
             pass
     finally:
-        pm_logger.removeHandler(handler)
-        handler.close()
-        pm_logger.setLevel(old_level)
-        pm_logger.propagate = old_propagate
-        try:
-            os.replace(log_tmp, log_path)
-        except OSError:
-            pass
+        _close_log(pm_logger, handler, old_level, old_propagate)
+        batch.remove_temporary_files(out, pid)
     status = "failed" if error else "ok"
     return {"campaign_id": job.campaign_id, "status": status, "error": error,
             "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
-            "report": str(out / "report.html")}
+            "report": str(out / "report.html"), "log": str(log_path) if log_path else None}
+
+
+def _close_log(logger: logging.Logger, handler: logging.Handler, level: int,
+               propagate: bool) -> None:
+    if handler in logger.handlers:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 # --------------------------------------------------------------------------- the batch
@@ -453,6 +481,7 @@ class RunResult:
 
     campaigns: list[dict] = field(default_factory=list)
     index_path: Path | None = None
+    index_error: str | None = None
     seconds: float = 0.0
 
     @property
@@ -469,7 +498,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.index_error else 0
 
     def to_frame(self):
         import pandas as pd
@@ -500,6 +529,8 @@ def _run_key(provenance: dict) -> str:
 def _is_unchanged(out_dir: Path, run_key: str) -> bool:
     prev = _read_json(out_dir / "results.json")
     if not prev or prev.get("status") != "ok":
+        return False
+    if (out_dir / "last_failure.json").exists():      # the latest run failed: rerun it
         return False
     if not (out_dir / "report.html").is_file() or not (out_dir / "report.ipynb").is_file():
         return False
@@ -602,7 +633,9 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     out : str or Path
         Reports folder: ``<out>/<campaign_id>/`` per campaign and ``<out>/index.html``.
     jobs : int
-        Campaigns executed at once, each in its own worker process (and its own kernel).
+        Campaigns executed at once, each in a fresh worker process (and its own kernel); see
+        :func:`crmlab.batch.supervise`. The reports folder is locked meanwhile
+        (:class:`crmlab.batch.OutLock`): a second run into it waits.
     only : str or sequence of str, optional
         Campaign ids (or spec file stems) to run; comma-separated text is accepted.
     force : bool
@@ -623,7 +656,15 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     Returns
     -------
     RunResult
-        ``exit_code`` is 1 when any campaign failed.
+        ``exit_code`` is 1 when any campaign failed or the portfolio could not be written
+        (``index_error``). Each campaign's summary names ``log``, the log of this run.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, an ``only`` that matches no spec, or ``out`` naming an existing file.
+    KeyboardInterrupt
+        Ctrl-C: running workers are killed and their temporary files removed first.
 
     Examples
     --------
@@ -632,71 +673,85 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
     6 campaign(s): 6 ran, 0 unchanged (skipped), 0 failed, in 95.2 s.
     """
     t0 = time.perf_counter()
+    from crmlab import batch
+
     if report_lang is not None and report_lang not in ("en", "ko"):
         raise ValueError(f"report_lang {report_lang!r} is not allowed; allowed values: en, ko")
     if int(jobs) < 1:
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    nb = Path(notebook).resolve() if notebook is not None else default_notebook()
-    planned = _plan(experiments_dir, data, out, only, report_lang, nb, kernel, timeout)
-    if _select(only) and not planned:
-        raise ValueError(f"no experiment spec matches --only {only!r} in {experiments_dir}")
-
-    summaries: list[dict] = []
-    todo: list[_Job] = []
-    for job in planned:
-        if (not force and job.error is None
-                and _is_unchanged(Path(job.out_dir), job.provenance["run_key"])):
-            summaries.append({"campaign_id": job.campaign_id, "status": "skipped", "error": None,
-                              "seconds": 0.0, "spec": job.spec_path,
-                              "report": str(Path(job.out_dir) / "report.html")})
-        else:
-            todo.append(job)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(todo), desc="campaigns", unit="campaign", disable=not progress or
-               not todo, file=sys.stderr, dynamic_ncols=True)
-
-    def done(summary: dict) -> None:
-        summaries.append(summary)
-        bar.update(1)
-        msg = f"{summary['campaign_id']}: {summary['status']} ({summary['seconds']:.1f} s)"
-        if summary["error"]:
-            msg += f" — {summary['error'].splitlines()[0]}"
-        if progress:
-            bar.write(msg, file=sys.stderr)
-
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the reports folder {out} is an existing file, not a folder")
+    out_problem = None
     try:
-        if int(jobs) == 1 or len(todo) <= 1:
-            for job in todo:
-                bar.set_postfix_str(job.campaign_id)
-                done(_execute(job))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=min(int(jobs), len(todo)),
-                                        mp_context=ctx) as pool:
-                futures = {pool.submit(_execute, job): job for job in todo}
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        done(fut.result())
-                    except Exception as exc:  # noqa: BLE001 - a crashed worker process
-                        error = f"worker process failed: {type(exc).__name__}: {exc}"
-                        atomic_write_json(Path(job.out_dir) / "results.json",
-                                          _minimal_results(job, error))
-                        done({"campaign_id": job.campaign_id, "status": "failed",
-                              "error": error, "seconds": 0.0, "spec": job.spec_path,
-                              "report": str(Path(job.out_dir) / "report.html")})
-    finally:
-        bar.close()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a file is in the way"
+        out_problem = f"cannot create the reports folder {out}: {reason}"
+    nb = Path(notebook).resolve() if notebook is not None else default_notebook()
 
-    order = {job.campaign_id: i for i, job in enumerate(planned)}
-    summaries.sort(key=lambda s: order.get(s["campaign_id"], len(order)))
-    result = RunResult(campaigns=summaries)
-    if index:
-        result.index_path = build_index(out, lang=report_lang)
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    lock = (batch.OutLock(out, what="crmlab run", notify=say) if out_problem is None
+            else contextlib.nullcontext())
+    with lock:
+        planned = _plan(experiments_dir, data, out, only, report_lang, nb, kernel, timeout)
+        if _select(only) and not planned:
+            raise ValueError(f"no experiment spec matches --only {only!r} in {experiments_dir}")
+
+        summaries: list[dict] = []
+        todo: list[_Job] = []
+        for job in planned:
+            if out_problem is not None:
+                summaries.append({"campaign_id": job.campaign_id, "status": "failed",
+                                  "error": out_problem, "seconds": 0.0, "spec": job.spec_path,
+                                  "report": str(Path(job.out_dir) / "report.html"),
+                                  "log": None})
+            elif (not force and job.error is None
+                    and _is_unchanged(Path(job.out_dir), job.provenance["run_key"])):
+                summaries.append({"campaign_id": job.campaign_id, "status": "skipped",
+                                  "error": None, "seconds": 0.0, "spec": job.spec_path,
+                                  "report": str(Path(job.out_dir) / "report.html"),
+                                  "log": str(Path(job.out_dir) / "run.log")})
+            else:
+                todo.append(job)
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc="campaigns", unit="campaign", disable=not progress or
+                   not todo, file=sys.stderr, dynamic_ncols=True)
+
+        def done(summary: dict) -> None:
+            summaries.append(summary)
+            bar.update(1)
+            msg = f"{summary['campaign_id']}: {summary['status']} ({summary['seconds']:.1f} s)"
+            if summary["error"]:
+                msg += f" — {summary['error'].splitlines()[0]}"
+            if progress:
+                bar.write(msg, file=sys.stderr)
+
+        def notify(message: str) -> None:
+            bar.write(message, file=sys.stderr)
+
+        try:
+            batch.supervise(todo, int(jobs), done, notify)
+        finally:
+            bar.close()
+
+        order = {job.campaign_id: i for i, job in enumerate(planned)}
+        summaries.sort(key=lambda s: order.get(s["campaign_id"], len(order)))
+        result = RunResult(campaigns=summaries)
+        if index and out_problem is None:
+            try:
+                result.index_path = build_index(out, lang=report_lang)
+            except OSError as exc:
+                result.index_error = (f"the portfolio {out / 'index.html'} could not be "
+                                      f"written: {exc.strerror or exc}")
+        elif index:
+            result.index_error = out_problem
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
 
@@ -828,32 +883,46 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
 
 
 def render_reports(out: str | Path = "reports", only: str | Sequence[str] | None = None,
-                   lang: str | None = None) -> list[dict]:
+                   lang: str | None = None, notify=None) -> list[dict]:
     """Re-render ``report.html`` from every executed ``report.ipynb`` under ``out`` and the index.
 
-    Returns one ``{campaign_id, status, error}`` per campaign folder (``status`` ok or failed).
+    Returns one ``{campaign_id, status, error}`` per campaign folder. ``status`` is ``ok``;
+    ``stale`` when the page was re-rendered but no longer describes the campaign's current
+    inputs (the latest run failed after it was made, or the data or the spec changed since;
+    :func:`crmlab.batch.report_currency`) — ``error`` says why; or ``failed`` (rendering failed,
+    or ``report.ipynb`` and ``results.json`` come from different runs: nothing is rendered).
+    Holds the reports folder's lock (:class:`crmlab.batch.OutLock`) while it works; ``notify``
+    receives the sentence said when it has to wait for another run.
 
     Examples
     --------
     >>> render_reports("reports")  # doctest: +SKIP
     [{'campaign_id': 'winback_2024', 'status': 'ok', 'error': None}, ...]
     """
+    from crmlab import batch
+
     out = Path(out)
     selected = _select(only)
     done = []
-    for nb_path in sorted(out.glob("*/report.ipynb")):
-        cid = nb_path.parent.name
-        if selected is not None and cid not in selected:
-            continue
-        prev = _read_json(nb_path.parent / "results.json") or {}
-        page_lang = lang or prev.get("report_lang") or "en"
-        try:
-            render_html(nb_path, nb_path.parent / "report.html", lang=page_lang)
-            done.append({"campaign_id": cid, "status": "ok", "error": None})
-        except Exception as exc:  # noqa: BLE001
-            done.append({"campaign_id": cid, "status": "failed",
-                         "error": f"{type(exc).__name__}: {exc}"})
-    build_index(out, lang=lang)
+    fingerprints: dict = {}
+    with batch.OutLock(out, what="crmlab report", notify=notify):
+        for nb_path in sorted(out.glob("*/report.ipynb")):
+            cid = nb_path.parent.name
+            if selected is not None and cid not in selected:
+                continue
+            status, why = batch.report_currency(nb_path.parent, fingerprints)
+            if status == "failed":
+                done.append({"campaign_id": cid, "status": "failed", "error": why})
+                continue
+            prev = _read_json(nb_path.parent / "results.json") or {}
+            page_lang = lang or prev.get("report_lang") or "en"
+            try:
+                render_html(nb_path, nb_path.parent / "report.html", lang=page_lang)
+                done.append({"campaign_id": cid, "status": status, "error": why})
+            except Exception as exc:  # noqa: BLE001
+                done.append({"campaign_id": cid, "status": "failed",
+                             "error": f"{type(exc).__name__}: {exc}"})
+        build_index(out, lang=lang)
     return done
 
 
@@ -873,6 +942,7 @@ LABELS = {
         "roi": "ROI [CI]", "guardrails": "Guardrails", "verdict": "Verdict", "report": "Report",
         "open": "open report", "why": "why", "guard_ok": "OK", "guard_breached": "breached",
         "failed": "failed", "exploratory": "exploratory", "empty": "No campaign has run yet.",
+        "latest_failed": "latest run failed:",
         "footer": "Generated by crmlab at",
         "summary": "{n} campaigns: {ship} ship, {iterate} iterate, {stop} stop, "
                    "{inconclusive} inconclusive, {failed} failed.",
@@ -890,6 +960,7 @@ LABELS = {
         "ltv": "6개월 LTV 상승 [신뢰구간]", "roi": "ROI [신뢰구간]", "guardrails": "가드레일",
         "verdict": "판정", "report": "보고서", "open": "보고서 열기", "why": "근거", "guard_ok": "정상",
         "guard_breached": "위반", "failed": "실패", "exploratory": "탐색적 분석",
+        "latest_failed": "최근 실행 실패:",
         "empty": "아직 실행된 캠페인이 없습니다.", "footer": "crmlab 생성 시각:",
         "summary": "캠페인 {n}개: 확대 {ship}, 개선 {iterate}, 중단 {stop}, 판단 보류 "
                    "{inconclusive}, 실패 {failed}.",
@@ -1053,7 +1124,20 @@ def _index_row(cid: str, res: dict, L: dict, out: Path) -> dict:
         "decision_label": L["decision"].get(decision, decision or "–"),
         "reasons": [str(x) for x in (verdict.get("reasons") or [])][:3]
         if isinstance(verdict, dict) else [],
+        "latest_failure": _latest_failure(out / cid) if not failed else None,
     }
+
+
+def _latest_failure(folder: Path) -> str | None:
+    """"failed at <time>: <reason>" when the latest run failed after the shown good one."""
+    from crmlab.batch import read_last_failure
+
+    record = read_last_failure(folder)
+    if record is None:
+        return None
+    reason = str(record.get("error") or "").strip().splitlines()
+    return f"{str(record.get('failed_at') or '')[:16].replace('T', ' ')}: " + (
+        reason[0] if reason else "unknown error")
 
 
 def build_index(out: str | Path = "reports", lang: str | None = None) -> Path:
@@ -1107,7 +1191,9 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
     """Each spec with its last run: ``campaign_id, spec, valid, status, verdict, finished_at``.
 
     ``status`` is ``ok`` or ``failed`` from the last run, ``never run`` otherwise; an invalid
-    spec is listed with ``valid`` false and its error.
+    spec is listed with ``valid`` false and its error. ``latest_failure`` is "time: reason" when
+    the latest run failed after the good one that ``status``, ``verdict`` and ``finished_at``
+    describe, else None.
 
     Examples
     --------
@@ -1130,5 +1216,6 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
             "verdict": (verdict or {}).get("decision"),
             "finished_at": (res.get("provenance") or {}).get("finished_at"),
             "error": err or res.get("error"),
+            "latest_failure": _latest_failure(out / cid),
         })
     return rows

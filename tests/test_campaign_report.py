@@ -24,6 +24,8 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(repo_root):
     assert code[0].metadata.get("tags") == ["parameters"]
     for name in ("spec_path", "data_dir", "results_path", "report_lang", "provenance_json"):
         assert f"{name} =" in code[0].source
+    # the simulated demo shop only when asked for
+    assert "use_demo_data = False" in code[0].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
 
 
@@ -49,6 +51,24 @@ def executed(small_shop_dir, tmp_path_factory, repo_root):
                     "provenance_json": json.dumps(provenance)},
         progress_bar=False)
     return nbformat.read(out, as_version=4), json.loads((work / "results.json").read_text())
+
+
+def test_missing_data_dir_is_an_error_naming_the_path(tmp_path, repo_root):
+    """No silent fallback to the simulated demo shop: a missing data_dir fails the notebook."""
+    papermill = pytest.importorskip("papermill")
+    spec = tmp_path / "winback.yaml"
+    spec.write_text("campaign_id: winback_lms\n", encoding="utf-8")
+    missing = tmp_path / "no_such_shop"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(repo_root / ROOT_NB), str(tmp_path / "out.ipynb"), kernel_name="crmlab",
+            cwd=str(tmp_path), progress_bar=False,
+            parameters={"spec_path": str(spec), "data_dir": str(missing),
+                        "results_path": str(tmp_path / "results.json")})
+    assert info.value.ename == "FileNotFoundError"
+    assert f"data directory not found: {missing}" in info.value.evalue
+    assert "use_demo_data = True" in info.value.evalue
+    assert not (tmp_path / "results.json").exists()
 
 
 def _texts(nb):
