@@ -785,7 +785,8 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     inline (base64), and nothing is fetched from the network: nbconvert's lab template is used
     without its require.js, MathJax, Mermaid and widget loaders
     (``crmlab/templates/report.html.j2``). A page with Korean text embeds the Hangul glyphs it
-    uses (:func:`hangul_font_css`).
+    uses (:func:`hangul_font_css`). The finished page is cleaned against an allowlist of the
+    elements and attributes crmlab emits (:func:`crmlab.reporting.sanitize.clean_html`).
 
     Parameters
     ----------
@@ -823,7 +824,9 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     title = nb.metadata.get("title")
     resources = {"metadata": {"name": title or notebook_path.parent.name}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    atomic_write_text(html_path, _with_hangul_font(_strip_external(body)))
+    from crmlab.reporting.sanitize import clean_html
+
+    atomic_write_text(html_path, clean_html(_with_hangul_font(_strip_external(body))))
     return html_path
 
 
@@ -1099,7 +1102,9 @@ def build_index(out: str | Path = "reports", lang: str | None = None) -> Path:
     page = env.get_template("index.html.j2").render(
         rows=rows, L=L, lang=lang, summary=summary,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    return atomic_write_text(out / "index.html", _with_hangul_font(page))
+    from crmlab.reporting.sanitize import clean_html
+
+    return atomic_write_text(out / "index.html", clean_html(_with_hangul_font(page)))
 
 
 def list_campaigns(experiments_dir: str | Path = "experiments",
