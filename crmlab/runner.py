@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import crmlab
+from crmlab.data.errors import public_message, redacted_examples
 from crmlab.experiments import ExperimentSpec, SpecError, find_specs, load_spec
 
 __all__ = [
@@ -315,12 +316,22 @@ def _format_exception(exc: BaseException, timeout: int) -> str:
         return f"timeout: a cell ran longer than {timeout} s ({str(exc).splitlines()[0]})"
     if name == "DeadKernelError":
         return f"the kernel died: {exc}"
-    first = str(exc).strip()
+    first = public_message(exc).strip()
     return f"{name}: {first}" if first else name
 
 
 def _execute(job: _Job) -> dict:
-    """Run one campaign: papermill, results.json, HTML. Never raises; returns a summary."""
+    """Run one campaign: papermill, results.json, HTML. Never raises; returns a summary.
+
+    Data-contract errors lose their example values (customer ids) in everything written under
+    the campaign's folder: the notebook's kernel, the log and results.json see only the
+    redacted message (:func:`crmlab.data.errors.redacted_examples`).
+    """
+    with redacted_examples():
+        return _execute_job(job)
+
+
+def _execute_job(job: _Job) -> dict:
     t0 = time.perf_counter()
     _skip_iri_grammar()
     out = Path(job.out_dir)
@@ -420,7 +431,7 @@ def _execute(job: _Job) -> dict:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a worker never dies on one campaign
-        error = f"runner error: {type(exc).__name__}: {exc}"
+        error = f"runner error: {type(exc).__name__}: {public_message(exc)}"
         log.error("%s\n%s", error, "".join(traceback.format_exception(exc)))
         try:
             atomic_write_json(out / "results.json", _minimal_results(job, error))
@@ -552,7 +563,8 @@ def _plan(experiments_dir, data, out: Path, only, report_lang, notebook: Path, k
                         fingerprints[data_dir] = (data_fingerprint(data_dir), None)
                     except Exception as exc:  # noqa: BLE001 - bad data fails the campaign only
                         fingerprints[data_dir] = (None, f"bad data: {data_dir}: "
-                                                        f"{type(exc).__name__}: {exc}")
+                                                        f"{type(exc).__name__}: "
+                                                        f"{public_message(exc)}")
                 fp, error = fingerprints[data_dir]
         if error is None and not notebook.is_file():
             error = f"report notebook not found: {notebook}"
@@ -683,7 +695,8 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
                     try:
                         done(fut.result())
                     except Exception as exc:  # noqa: BLE001 - a crashed worker process
-                        error = f"worker process failed: {type(exc).__name__}: {exc}"
+                        error = (f"worker process failed: {type(exc).__name__}: "
+                                 f"{public_message(exc)}")
                         atomic_write_json(Path(job.out_dir) / "results.json",
                                           _minimal_results(job, error))
                         done({"campaign_id": job.campaign_id, "status": "failed",

@@ -11,9 +11,12 @@ nbconvert's own renderer, Styler tables) and the allowlist cleaner are tested di
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import re
 import shutil
 import textwrap
+import traceback
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -375,3 +378,141 @@ def test_cleaning_leaves_the_real_report_unchanged(hostile_runs, monkeypatch, tm
         return [(t, sorted((k, v) for k, v in at if k != "rel")) for t, at in a.tags], text
 
     assert structure(cleaned) == structure(raw)
+
+
+# --------------------------------------------------------------------------- no customer ids
+
+SECRET = "SECRETCUST"          # every customer id and order id below contains it
+SECRET_INT = 987654320         # integer ids (the type-mismatch case) start here
+
+
+def test_contract_error_keeps_examples_apart():
+    from crmlab.data.errors import (REDACT_ENV, DataContractError, public_message,
+                                    redacted_examples)
+
+    err = DataContractError("customers", "customer_id", "duplicate key (1 value repeated)", 2,
+                            [f"{SECRET}-7"])
+    assert err.examples == [f"{SECRET}-7"]
+    assert err.with_examples.endswith(f"examples: '{SECRET}-7'")
+    assert err.redacted == ("customers.customer_id: duplicate key (1 value repeated) — 2 rows; "
+                            "1 example value withheld (`crmlab validate` shows it)")
+    assert SECRET not in repr(err) and SECRET not in public_message(err)
+    with redacted_examples():
+        assert str(err) == err.redacted and os.environ[REDACT_ENV] == "1"
+        assert SECRET not in "".join(traceback.format_exception(err))
+    assert REDACT_ENV not in os.environ
+    assert str(err) == err.with_examples             # the analyst's own session
+    back = pickle.loads(pickle.dumps(err))
+    assert back.examples == err.examples and back.redacted == err.redacted
+    plain = DataContractError("orders", None, "table is empty: nothing to analyse", 0)
+    assert plain.redacted == str(plain) == "orders: table is empty: nothing to analyse — 0 rows"
+    assert public_message(ValueError("x")) == "x"
+
+
+def _secret_tables():
+    from crmlab.data.examples import tiny_tables
+
+    t = {k: v.copy() for k, v in tiny_tables().items()}
+    ids = {c: f"{SECRET}-{c:05d}" for c in t["customers"]["customer_id"]}
+    for name in ("customers", "orders", "events", "assignments"):
+        t[name]["customer_id"] = t[name]["customer_id"].map(ids)
+    t["orders"]["order_id"] = [f"{SECRET}-ORDER-{i}" for i in range(len(t["orders"]))]
+    return t
+
+
+def _dup_customer(t):
+    t["customers"] = pd.concat([t["customers"], t["customers"].iloc[[1, 3]]], ignore_index=True)
+
+
+def _dup_order(t):
+    t["orders"].loc[[2, 3], "order_id"] = f"{SECRET}-ORDER-0"
+
+
+def _null_order_id(t):  # the examples show customer_id and order_ts
+    t["orders"].loc[4, "order_id"] = None
+
+
+def _dup_assignment(t):
+    t["assignments"] = pd.concat([t["assignments"], t["assignments"].iloc[[0]]],
+                                 ignore_index=True)
+
+
+def _id_type_mismatch(t):
+    t["events"]["customer_id"] = [SECRET_INT + i for i in range(len(t["events"]))]
+
+
+BAD_DATA = {"dup_customer": _dup_customer, "dup_order": _dup_order,
+            "null_order_id": _null_order_id, "dup_assignment": _dup_assignment,
+            "id_type_mismatch": _id_type_mismatch}
+
+
+def _files_under(root: Path) -> dict[Path, str]:
+    return {p: p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file()}
+
+
+def test_failed_runs_write_no_customer_id(tmp_path, monkeypatch):
+    """Data-contract failures are recorded with table, column, problem and row count, but no
+    example value reaches results.json, run.log, index.html or anything else under --out."""
+    import crmlab
+    from crmlab.data.errors import DataContractError
+    from crmlab.data.examples import write_tables
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    expected = {}
+    for case, mutate in BAD_DATA.items():
+        t = _secret_tables()
+        mutate(t)
+        data = write_tables(t, tmp_path / "data" / case)
+        with pytest.raises(DataContractError) as exc:
+            crmlab.load(data)
+        # the analyst's terminal sees the examples
+        assert SECRET in str(exc.value) or str(SECRET_INT) in str(exc.value), str(exc.value)
+        expected[case] = exc.value.redacted
+        (specs / f"{case}.yaml").write_text(f"campaign_id: {case}\ndata: {json.dumps(str(data))}\n",
+                                           encoding="utf-8")
+    # and one whose data load, but whose notebook fails on a contract error in the kernel
+    good = write_tables(_secret_tables(), tmp_path / "data" / "good")
+    (specs / "boom_in_kernel.yaml").write_text(
+        f"campaign_id: boom_in_kernel\ndata: {json.dumps(str(good))}\n", encoding="utf-8")
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "crmlab", "display_name": "crmlab",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell(
+        'spec_path = data_dir = results_path = report_lang = None\nprovenance_json = "{}"')
+    # the ids come from the data (as they would), not from the notebook's source
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import crmlab\n"
+        "from crmlab.data.errors import DataContractError\n"
+        "ids = crmlab.load(data_dir).customers.customer_id.to_pandas().tolist()[:2]\n"
+        "raise DataContractError('orders', 'customer_id', 'customer not in customers', 2, ids)")]
+    notebook = tmp_path / "failing.ipynb"
+    nbformat.write(nb, notebook)
+
+    monkeypatch.setattr(runner, "code_version", lambda notebook=None: {
+        "crmlab_version": "0.0.test", "git_commit": "e" * 40, "git_dirty": False,
+        "source_hash": "f" * 64})
+    out = tmp_path / "out"
+    result = runner.run(specs, out=out, notebook=notebook, progress=False)
+    assert result.exit_code == 1
+    assert {c["campaign_id"] for c in result.failed} == {*BAD_DATA, "boom_in_kernel"}
+
+    files = _files_under(out)
+    assert {p.name for p in files} >= {"results.json", "run.log", "index.html", "report.ipynb"}
+    for path, text in files.items():
+        for secret in (SECRET, str(SECRET_INT)[:8]):
+            at = text.find(secret)
+            assert at < 0, (path, text[max(0, at - 200):at + 80])
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for case, message in expected.items():
+        res = json.loads((out / case / "results.json").read_text(encoding="utf-8"))
+        assert res["status"] == "failed" and message in res["error"], (case, res["error"])
+        assert "withheld" in res["error"] and " row" in res["error"]
+        assert message.split(";")[0] in (out / case / "run.log").read_text(encoding="utf-8")
+        assert _norm(message.split(";")[0]) in audit(index)[1]
+    res = json.loads((out / "boom_in_kernel" / "results.json").read_text(encoding="utf-8"))
+    assert res["error"].startswith("DataContractError")
+    assert "customer not in customers — 2 rows; 2 example values withheld" in res["error"]
