@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 
 LANGS = ("en", "ko")
 
@@ -319,3 +320,41 @@ def num(x, digits: int = 2, signed: bool = False) -> str:
     if not _finite(x):
         return "—"
     return f"{float(x):{'+' if signed else ''},.{digits}f}".replace("-", "−")
+
+
+#: Characters that are Markdown (or math) syntax anywhere in a line; backslash-escaped (``:``
+#: because renderers turn a bare ``https://...`` into a link).
+_MD_INLINE = frozenset("\\`*_[]!$~|#:")
+#: Characters that start a block (list, heading, rule, setext underline) at a line's start.
+_MD_LEADING = frozenset("-+=")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_ORDERED = re.compile(r"^(\d+)([.)])")
+
+
+def md_escape(text) -> str:
+    r"""``text`` as literal words inside Markdown: no markup, no link, no HTML, one line.
+
+    Report sections are Markdown; any text that comes from a spec or from the data (a title, an
+    arm label, a campaign name, a reason) goes through here before it joins them. ``& < >``
+    become HTML entities (no tag, no entity, no autolink survives); the characters of links,
+    images, bare URLs, emphasis, code, math and tables (``\ ` * _ [ ] ! $ ~ | # :``) are
+    backslash-escaped; a leading ``- + =`` or ``1.`` is escaped too (no list or heading can
+    start with the text);
+    runs of white space, line breaks included, become one space (no block can start inside it).
+    Rendered, the text reads exactly as given (white space collapsed, as HTML does anyway).
+
+    Examples
+    --------
+    >>> print(md_escape("<b>5% off</b>"))
+    &lt;b&gt;5% off&lt;/b&gt;
+    >>> print(md_escape("[x](javascript:alert(1))"))
+    \[x\](javascript\:alert(1))
+    >>> print(md_escape("- 1_000 *new*\n# customers"))
+    \- 1\_000 \*new\* \# customers
+    """
+    text = " ".join(str(text).split())
+    out = "".join(_MD_ENTITIES.get(ch) or ("\\" + ch if ch in _MD_INLINE else ch)
+                  for ch in text)
+    if out[:1] in _MD_LEADING:
+        return "\\" + out
+    return _MD_ORDERED.sub(r"\1\\\2", out, count=1)

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import crmlab
+from crmlab.data.errors import public_message, redacted_examples
 from crmlab.experiments import ExperimentSpec, SpecError, find_specs, load_spec
 
 __all__ = [
@@ -321,7 +322,7 @@ def _format_exception(exc: BaseException, timeout: int) -> str:
         return f"timeout: a cell ran longer than {timeout} s ({str(exc).splitlines()[0]})"
     if name == "DeadKernelError":
         return f"the kernel died: {exc}"
-    first = str(exc).strip()
+    first = public_message(exc).strip()
     return f"{name}: {first}" if first else name
 
 
@@ -333,7 +334,16 @@ def _execute(job: _Job, kernel_manager: type | None = None) -> dict:
     keeps the last good ones and is recorded beside them (:func:`crmlab.batch.commit_failure`).
     ``kernel_manager`` is the Jupyter kernel manager class papermill uses (the batch passes one
     whose kernels die with the worker).
+
+    Data-contract errors lose their example values (customer ids) in everything written under
+    the campaign's folder: the notebook's kernel, the log and results.json see only the
+    redacted message (:func:`crmlab.data.errors.redacted_examples`).
     """
+    with redacted_examples():
+        return _execute_job(job, kernel_manager)
+
+
+def _execute_job(job: _Job, kernel_manager: type | None = None) -> dict:
     from crmlab import batch
 
     t0 = time.perf_counter()
@@ -442,7 +452,7 @@ def _execute(job: _Job, kernel_manager: type | None = None) -> dict:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a worker never dies on one campaign
-        error = f"runner error: {type(exc).__name__}: {exc}"
+        error = f"runner error: {type(exc).__name__}: {public_message(exc)}"
         log.error("%s\n%s", error, "".join(traceback.format_exception(exc)))
         _close_log(pm_logger, handler, old_level, old_propagate)
         try:
@@ -583,7 +593,8 @@ def _plan(experiments_dir, data, out: Path, only, report_lang, notebook: Path, k
                         fingerprints[data_dir] = (data_fingerprint(data_dir), None)
                     except Exception as exc:  # noqa: BLE001 - bad data fails the campaign only
                         fingerprints[data_dir] = (None, f"bad data: {data_dir}: "
-                                                        f"{type(exc).__name__}: {exc}")
+                                                        f"{type(exc).__name__}: "
+                                                        f"{public_message(exc)}")
                 fp, error = fingerprints[data_dir]
         if error is None and not notebook.is_file():
             error = f"report notebook not found: {notebook}"
@@ -840,7 +851,8 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     inline (base64), and nothing is fetched from the network: nbconvert's lab template is used
     without its require.js, MathJax, Mermaid and widget loaders
     (``crmlab/templates/report.html.j2``). A page with Korean text embeds the Hangul glyphs it
-    uses (:func:`hangul_font_css`).
+    uses (:func:`hangul_font_css`). The finished page is cleaned against an allowlist of the
+    elements and attributes crmlab emits (:func:`crmlab.reporting.sanitize.clean_html`).
 
     Parameters
     ----------
@@ -878,7 +890,9 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     title = nb.metadata.get("title")
     resources = {"metadata": {"name": title or notebook_path.parent.name}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    atomic_write_text(html_path, _with_hangul_font(_strip_external(body)))
+    from crmlab.reporting.sanitize import clean_html
+
+    atomic_write_text(html_path, clean_html(_with_hangul_font(_strip_external(body))))
     return html_path
 
 
@@ -1183,7 +1197,9 @@ def build_index(out: str | Path = "reports", lang: str | None = None) -> Path:
     page = env.get_template("index.html.j2").render(
         rows=rows, L=L, lang=lang, summary=summary,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    return atomic_write_text(out / "index.html", _with_hangul_font(page))
+    from crmlab.reporting.sanitize import clean_html
+
+    return atomic_write_text(out / "index.html", clean_html(_with_hangul_font(page)))
 
 
 def list_campaigns(experiments_dir: str | Path = "experiments",

@@ -4,6 +4,12 @@
 Markdown (a string) or a small formatted DataFrame of aggregates — never a customer
 identifier. Texts come from :mod:`crmlab.i18n` in the evaluation's language.
 
+Every text that comes from the spec or the data (title, exploratory reason, campaign name, arm
+and segment labels, notes, the verdict's sentences, the provenance parameters) enters the
+Markdown through :func:`crmlab.i18n.md_escape`, so it reads as text and never as markup. The
+tables hold such texts as they are: display them escaped (``crmlab.reporting.sanitize.
+safe_table``, as the report notebook does).
+
 Examples
 --------
 >>> from IPython.display import Markdown, display           # doctest: +SKIP
@@ -63,6 +69,14 @@ _COLS = {
 }
 
 
+_md = i18n.md_escape
+
+
+def _arm(a, lang) -> str:
+    """An arm label as Markdown text (the holdout by its name in ``lang``)."""
+    return i18n.t("arm.control", lang) if a == CONTROL else _md(a)
+
+
 def _c(key, lang):
     return _COLS[key][lang]
 
@@ -86,6 +100,10 @@ def _metric_name(metric, lang):
     return i18n.t(key, lang) if key in i18n.TEXTS else metric
 
 
+def _metric_md(metric, lang):
+    return _md(_metric_name(metric, lang))
+
+
 def _p(p):
     if p is None or not np.isfinite(p):
         return "—"
@@ -101,16 +119,16 @@ def header(ev: CampaignEvaluation) -> str:
     lines = []
     if ev.exploratory:
         lines.append("> **" + i18n.t("report.exploratory_banner", lang,
-                                     reason=ev.exploratory_reason or "—",
+                                     reason=_md(ev.exploratory_reason or "—"),
                                      days=f"{ev.horizon_days:g}") + "**\n")
-    lines.append("# " + i18n.t("report.title", lang, title=ev.title))
-    arms = ", ".join(f"{i18n.t('arm.control', lang) if a == CONTROL else a} "
+    lines.append("# " + i18n.t("report.title", lang, title=_md(ev.title)))
+    arms = ", ".join(f"{_arm(a, lang)} "
                      f"{int(n):,} ({i18n.pct(s, 1)})"
                      for a, n, s in zip(ev.audience["arm"], ev.audience["n"],
                                         ev.audience["share"]))
     lines.append(i18n.t("report.intro", lang,
-                        scenario=_SCENARIO.get(c.scenario, {}).get(lang, c.scenario),
-                        channel=c.channel, start=pd.Timestamp(c.start_ts).date().isoformat(),
+                        scenario=_md(_SCENARIO.get(c.scenario, {}).get(lang, c.scenario)),
+                        channel=_md(c.channel), start=pd.Timestamp(c.start_ts).date().isoformat(),
                         end=pd.Timestamp(c.end_ts).date().isoformat(),
                         n=int(ev.audience["n"].sum()), arms=arms))
     return "\n\n".join(lines)
@@ -119,8 +137,8 @@ def header(ev: CampaignEvaluation) -> str:
 def verdict(ev: CampaignEvaluation) -> str:
     """The verdict headline and its reasons as a bulleted list."""
     v = ev.verdict
-    return (f"## {i18n.t('report.h.verdict', ev.lang)}\n\n**{v.headline}**\n\n"
-            + "\n".join(f"- {r}" for r in v.reasons))
+    return (f"## {i18n.t('report.h.verdict', ev.lang)}\n\n**{_md(v.headline)}**\n\n"
+            + "\n".join(f"- {_md(r)}" for r in v.reasons))
 
 
 def integrity(ev: CampaignEvaluation) -> str:
@@ -193,8 +211,8 @@ def short_term(ev: CampaignEvaluation) -> str:
     for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
         fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
         level = _level(ev, primary=i < len(ev.primary))
-        out.append("- " + i18n.t("report.short_sentence", lang, arm=r["arm"],
-                                 metric=_metric_name(r["metric"], lang), value=fv(r["value"]),
+        out.append("- " + i18n.t("report.short_sentence", lang, arm=_md(r["arm"]),
+                                 metric=_metric_md(r["metric"], lang), value=fv(r["value"]),
                                  control=fv(r["control_value"]), days=f"{ev.window_days:g}",
                                  lift=fd(r["abs_lift"]),
                                  ci=i18n.t("ci", lang, level=level, lo=fd(r["ci_low"]),
@@ -215,7 +233,7 @@ def long_term(ev: CampaignEvaluation) -> str:
     ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     for _, r in ev.long_term.iterrows():
         out.append("- " + i18n.t(
-            "report.long_sentence", lang, arm=r["arm"], days=f"{ev.horizon_days:g}",
+            "report.long_sentence", lang, arm=_md(r["arm"]), days=f"{ev.horizon_days:g}",
             value=m(r["ltv_treatment"]), control=m(r["ltv_control"]), lift=ms(r["ltv_lift"]),
             ci=i18n.t("ci", lang, level=_level(ev), lo=ms(r["ltv_ci_low"]),
                       hi=ms(r["ltv_ci_high"])),
@@ -283,12 +301,12 @@ def economics(ev: CampaignEvaluation) -> str:
     for _, r in ev.economics.iterrows():
         if not r["total_cost"] > 0:
             out.append("- " + i18n.t(
-                "report.econ_free", lang, arm=r["arm"], sends=int(r["sends"]),
+                "report.econ_free", lang, arm=_md(r["arm"]), sends=int(r["sends"]),
                 rev=i18n.money(r["incremental_revenue"], ev.currency, True),
                 margin=i18n.money(r["incremental_margin"], ev.currency, True)))
             continue
         out.append("- " + i18n.t(
-            "report.econ_sentence", lang, arm=r["arm"], sends=int(r["sends"]),
+            "report.econ_sentence", lang, arm=_md(r["arm"]), sends=int(r["sends"]),
             cost=m(r["total_cost"]), rev=i18n.money(r["incremental_revenue"], ev.currency, True),
             margin=i18n.money(r["incremental_margin"], ev.currency, True),
             roi=i18n.pct(r["roi"], 0, True),
@@ -351,7 +369,7 @@ def data_quality(ev: CampaignEvaluation) -> str:
     out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
     if ev.notes:
         out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
-                + "\n".join(f"- {n}" for n in ev.notes))
+                + "\n".join(f"- {_md(n)}" for n in ev.notes))
     return out
 
 
@@ -375,17 +393,17 @@ def footer(ev: CampaignEvaluation, provenance: dict) -> str:
     """The provenance footer: code version, commit, data fingerprint, seed, parameters."""
     lang = ev.lang
     p = dict(provenance or {})
-    line = i18n.t("report.footer", lang, version=p.get("crmlab_version", "—"),
-                  commit=str(p.get("git_commit", "—"))[:12],
+    line = i18n.t("report.footer", lang, version=_md(p.get("crmlab_version", "—")),
+                  commit=_md(str(p.get("git_commit", "—"))[:12]),
                   dirty=" (+local changes)" if p.get("git_dirty") else "",
-                  fingerprint=str(p.get("data_fingerprint", "—"))[:16],
-                  seed=p.get("seed", ev.spec.get("seed", "—")),
-                  started=p.get("started_at", "—"))
+                  fingerprint=_md(str(p.get("data_fingerprint", "—"))[:16]),
+                  seed=_md(p.get("seed", ev.spec.get("seed", "—"))),
+                  started=_md(p.get("started_at", "—")))
     params = p.get("parameters")
     extra = ""
     if params:
-        extra = "\n\n<small>" + ", ".join(f"{k} = {v}" for k, v in dict(params).items()) + \
-                "</small>"
+        extra = "\n\n<small>" + ", ".join(f"{_md(k)} = {_md(v)}"
+                                          for k, v in dict(params).items()) + "</small>"
     return f"---\n\n## {i18n.t('report.h.provenance', lang)}\n\n<small>{line}</small>{extra}"
 
 

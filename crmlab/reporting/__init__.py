@@ -1,0 +1,1 @@
+"""Rendering: what crmlab writes as HTML (see :mod:`crmlab.reporting.sanitize`)."""
