@@ -554,7 +554,7 @@ def _conform(raw: Table, spec: TableSpec, csv: bool, tz: str | None = None) -> T
     if missing:
         n = int(raw.count().to_pandas())
         near = {m: c for m in missing for c in cols
-                if c != m and c.strip().lower().replace(" ", "_") == m}
+                if c != m and c.strip().lower().replace(" ", "_").replace("-", "_") == m}
         hint = ("; column names are exact (case, spaces): rename "
                 + ", ".join(f"{c!r} to {m!r}" for m, c in near.items())) if near else ""
         raise DataContractError(
@@ -591,7 +591,7 @@ def _conform(raw: Table, spec: TableSpec, csv: bool, tz: str | None = None) -> T
             stats[f"{c.name}__nonint"] = (txt.notnull() & ~txt.re_search(_INT_RE)).cast("int64").sum()
         if fail is not None:
             fails.append((f"{c.name}__fail", c.name, problem, fail))
-        if (name, c.name) in _MONEY and c.dtype == "float64":
+        if (name, c.name) in _MONEY and expr.type().is_numeric():
             fails.append((f"{c.name}__big", c.name, _TOO_LARGE, expr.abs() >= MAX_ABS_MONEY))
         conv[c.name] = expr
     for key, _col, _problem, fail in fails:

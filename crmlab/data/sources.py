@@ -119,7 +119,8 @@ def _show(value) -> str:
 # --------------------------------------------------------------------------------------------
 def _file_error(name: str, path: Path, problem: str, column: str | None = None,
                 n_rows: int | None = None) -> DataContractError:
-    return DataContractError(name, column, _file_problem(path.name, problem), n_rows)
+    shown = path.name + ("/" if path.is_dir() else "")
+    return DataContractError(name, column, _file_problem(shown, problem), n_rows)
 
 
 def _file_problem(file: str, problem: str) -> str:
@@ -189,6 +190,7 @@ def csv_header(path: Path, name: str) -> tuple[list[str], str]:
     except csv.Error as exc:
         raise _file_error(name, path, f"the header line cannot be parsed ({exc}); check its "
                                       "quoting") from None
+    header = [h.strip() for h in header]  # as the engine reads them
     seen: dict[str, int] = {}
     for h in header:
         seen[h] = seen.get(h, 0) + 1
@@ -247,6 +249,8 @@ def check_parquet(path: Path, name: str) -> None:
         raise _file_error(name, path, "the folder holds no .parquet files; put the table's "
                                       "Parquet parts there, or remove the folder")
     first_names: list[str] | None = None
+    first_kinds: dict[str, str | None] = {}
+    contract_cols = set(CONTRACT[name].column_names)
     for part in parts:
         rel = part.relative_to(path.parent)
         try:
@@ -268,8 +272,9 @@ def check_parquet(path: Path, name: str) -> None:
                                     + ("s" if len(dups) > 1 else "") + " ("
                                     + ", ".join(f"{d!r} {counts[d]} times" for d in dups)
                                     + "); rename or drop the extra columns")
+        kinds = {f.name: _arrow_kind(f.type) for f in schema if f.name in contract_cols}
         if first_names is None:
-            first_names = names
+            first_names, first_kinds = names, kinds
         elif set(names) != set(first_names):
             extra = sorted(set(names) - set(first_names))
             lack = sorted(set(first_names) - set(names))
@@ -280,6 +285,30 @@ def check_parquet(path: Path, name: str) -> None:
                                     f"columns (this part {diff}, unlike "
                                     f"{parts[0].relative_to(path.parent)}); write every part "
                                     "with the same columns")
+        for col, kind in kinds.items():
+            if kind and first_kinds.get(col) and kind != first_kinds[col]:
+                raise DataContractError(name, col, f"{rel}: the Parquet parts of the table "
+                                        f"disagree on the column's type ({kind} here, "
+                                        f"{first_kinds[col]} in "
+                                        f"{parts[0].relative_to(path.parent)}); write every "
+                                        "part with the same types")
+
+
+def _arrow_kind(t) -> str | None:
+    """number, text, time or boolean (None for a null column, which fits any kind)."""
+    import pyarrow as pa
+
+    if pa.types.is_null(t):
+        return None
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "time"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    return str(t)
 
 
 def read_parquet_raw(con, path: Path, name: str):
