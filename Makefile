@@ -46,7 +46,7 @@ test-spark: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m spark tests
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

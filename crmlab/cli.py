@@ -152,7 +152,8 @@ def _cmd_new_experiment(args) -> int:
     except (SpecError, FileExistsError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    print(f"experiment spec written to {path}; edit it, then: crmlab run {args.dir}")
+    print(f"experiment spec written to {path} as a draft (`crmlab run` skips it); fill it in, "
+          f"delete its `draft: true` line, then: crmlab run {args.dir}")
     return EXIT_OK
 
 
@@ -286,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         "power", help="sample size of a conversion-rate experiment",
         description="Customers needed in control and treatment to detect a change in a "
                     "conversion rate (two-proportion test; R's power.prop.test at ratio 1).",
+        # argparse %-formats help strings (so they write %%) but prints an epilog as is
         epilog="example: crmlab power --baseline 0.05 --mde 0.01 --ratio 9  "
-               "(5%% -> 6%%, a 10%% holdout)")
+               "(5% -> 6%, a 10% holdout)")
     p.add_argument("--baseline", type=_rate, required=True,
                    help="control conversion rate, e.g. 0.05")
     p.add_argument("--mde", type=float, required=True,

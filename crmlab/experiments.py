@@ -48,7 +48,8 @@ GUARDRAIL_METRICS = ("unsubscribe_rate", "block_rate")
 SEGMENTS = ("rfm_segment", "lifecycle_stage", "acquisition_channel", "region")
 ANALYSES = ("fixed", "sequential")
 REPORT_LANGS = ("en", "ko")
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# fullmatch: "$" would also accept a trailing newline, which would end up in a folder name
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class SpecError(ValueError):
@@ -170,6 +171,9 @@ class ExperimentSpec:
     report_lang: str = "en"
     seed: int = 0
     path: Path | None = field(default=None, compare=False, repr=False)
+    #: A scaffold not yet filled in (``draft: true``): ``crmlab run`` skips it. Not part of the
+    #: spec's content (left out of :meth:`to_dict` and :meth:`content_hash`).
+    draft: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict:
         """The spec as plain, JSON-safe data with the YAML's keys (``path`` left out)."""
@@ -359,6 +363,7 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
                                       f"got {type(raw).__name__}; required key: campaign_id")])
     c.unknown("", raw, _TOP_KEYS)
     defaults = ExperimentSpec(campaign_id="_").to_dict()
+    draft = c.boolean("draft", raw.get("draft", False))
 
     def get(key: str) -> Any:
         return raw.get(key, defaults[key])
@@ -366,7 +371,7 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
     campaign_id = raw.get("campaign_id")
     if campaign_id is None:
         c.add("campaign_id", "is required: the campaign's id as in the campaigns table")
-    elif not isinstance(campaign_id, str) or not _ID_PATTERN.match(campaign_id):
+    elif not isinstance(campaign_id, str) or not _ID_PATTERN.fullmatch(campaign_id):
         c.add("campaign_id", f"{_fmt(campaign_id)} is not allowed; expected a text of letters, "
                              "digits, '_', '-' or '.' (it names the report's folder)")
     title = c.text("title", get("title"))
@@ -478,8 +483,37 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
         exploratory=exploratory, exploratory_reason=reason if exploratory else None,
         churn_after_days=churn_after, alpha=alpha, mde=mde, analysis=analysis, looks=looks,
         decision_rule=rule, segments=segments, economics=econ, report_lang=lang, seed=seed,
-        path=None if path is None else Path(path).resolve(),
+        path=None if path is None else Path(path).resolve(), draft=draft,
     )
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (plain YAML keeps the
+    last value silently, so a second ``alpha:`` further down would win unnoticed)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeLoader reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        f"while reading the mapping at line {node.start_mark.line + 1}",
+                        node.start_mark,
+                        f"duplicate key {key!r} (first given at line {first.line + 1}); "
+                        "keep one", key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
@@ -514,7 +548,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(path, [(None, f"cannot be read: {exc}")]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -548,6 +582,10 @@ _SCAFFOLD = """\
 # Experiment spec for campaign {campaign_id}: how `crmlab run` evaluates it.
 # Every key is optional except campaign_id; the values shown are the defaults.
 # Reference: docs/experiment-spec.md
+
+# A draft is listed by `crmlab list` and skipped by `crmlab run`: delete this line (or set it
+# to false) once the campaign is in the data and the keys below say how to judge it.
+draft: true
 
 campaign_id: {campaign_id}     # must exist in the data's campaigns table
 title: {title}                 # display name (null: the campaign's name)
@@ -614,7 +652,7 @@ def scaffold_spec(campaign_id: str, title: str | None = None, data: str | None =
     >>> print(scaffold_spec("winback_2024").splitlines()[0])
     # Experiment spec for campaign winback_2024: how `crmlab run` evaluates it.
     """
-    if not isinstance(campaign_id, str) or not _ID_PATTERN.match(campaign_id):
+    if not isinstance(campaign_id, str) or not _ID_PATTERN.fullmatch(campaign_id):
         raise SpecError(None, [("campaign_id", f"{_fmt(campaign_id)} is not allowed; expected a "
                                                "text of letters, digits, '_', '-' or '.'")])
     q = lambda v: "null" if v is None else json.dumps(v, ensure_ascii=False)  # noqa: E731

@@ -574,6 +574,8 @@ def _plan(experiments_dir, data, out: Path, only, report_lang, notebook: Path, k
         campaign_id = spec.campaign_id if spec is not None else stem
         if selected is not None and campaign_id not in selected and stem not in selected:
             continue
+        if spec is not None and spec.draft:  # a scaffold not filled in yet (`draft: true`)
+            continue
         if campaign_id in seen:
             error = (f"bad spec: {spec_path}: campaign_id '{campaign_id}' is also used by "
                      f"{seen[campaign_id]}; each campaign needs exactly one spec")
@@ -926,18 +928,36 @@ def render_reports(out: str | Path = "reports", only: str | Sequence[str] | None
                 continue
             status, why = batch.report_currency(nb_path.parent, fingerprints)
             if status == "failed":
-                done.append({"campaign_id": cid, "status": "failed", "error": why})
+                done.append({"campaign_id": cid, "status": "failed", "error": why, "note": None})
                 continue
             prev = _read_json(nb_path.parent / "results.json") or {}
-            page_lang = lang or prev.get("report_lang") or "en"
+            # the page is in the language the notebook was executed in; re-rendering cannot
+            # translate it, so `lang` sets only the index's language
+            page_lang = _executed_lang(nb_path, prev) or lang or "en"
+            note = (f"the report was executed in {page_lang!r}; rerun the campaign with "
+                    f"--report-lang {lang} to change its language"
+                    if lang is not None and lang != page_lang else None)
             try:
                 render_html(nb_path, nb_path.parent / "report.html", lang=page_lang)
-                done.append({"campaign_id": cid, "status": status, "error": why})
+                done.append({"campaign_id": cid, "status": status, "error": why, "note": note})
             except Exception as exc:  # noqa: BLE001
                 done.append({"campaign_id": cid, "status": "failed",
-                             "error": f"{type(exc).__name__}: {exc}"})
+                             "error": f"{type(exc).__name__}: {exc}", "note": None})
         build_index(out, lang=lang)
     return done
+
+
+def _executed_lang(nb_path: Path, results: dict) -> str | None:
+    """The language a report notebook was executed in: its papermill parameter, else the
+    ``report_lang`` of its results.json."""
+    try:
+        meta = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata") or {}
+        lang = ((meta.get("papermill") or {}).get("parameters") or {}).get("report_lang")
+    except (OSError, ValueError, AttributeError):
+        lang = None
+    if lang not in ("en", "ko"):
+        lang = results.get("report_lang")
+    return lang if lang in ("en", "ko") else None
 
 
 # --------------------------------------------------------------------------- portfolio index
@@ -1206,10 +1226,11 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
                    out: str | Path = "reports") -> list[dict]:
     """Each spec with its last run: ``campaign_id, spec, valid, status, verdict, finished_at``.
 
-    ``status`` is ``ok`` or ``failed`` from the last run, ``never run`` otherwise; an invalid
-    spec is listed with ``valid`` false and its error. ``latest_failure`` is "time: reason" when
-    the latest run failed after the good one that ``status``, ``verdict`` and ``finished_at``
-    describe, else None.
+    ``status`` is ``ok`` or ``failed`` from the last run, ``draft`` for a spec marked
+    ``draft: true`` (``crmlab run`` skips it), ``never run`` otherwise; an invalid spec, and a
+    second spec of a campaign id already listed, is listed with ``valid`` false and its error.
+    ``latest_failure`` is "time: reason" when the latest run failed after the good one that
+    ``status``, ``verdict`` and ``finished_at`` describe, else None.
 
     Examples
     --------
@@ -1218,17 +1239,23 @@ def list_campaigns(experiments_dir: str | Path = "experiments",
     """
     out = Path(out)
     rows = []
+    seen: dict[str, Path] = {}
     for spec_path in find_specs(experiments_dir):
+        draft = False
         try:
             spec = load_spec(spec_path)
-            cid, valid, err = spec.campaign_id, True, None
+            cid, valid, err, draft = spec.campaign_id, True, None, spec.draft
         except SpecError as exc:
             cid, valid, err = spec_path.stem, False, str(exc)
+        if valid and cid in seen:  # `crmlab run` would refuse it too
+            valid, err = False, (f"{spec_path}: campaign_id '{cid}' is also used by "
+                                 f"{seen[cid]}; each campaign needs exactly one spec")
+        seen.setdefault(cid, spec_path)
         res = _read_json(out / cid / "results.json") or {}
         verdict = res.get("verdict") if isinstance(res.get("verdict"), dict) else {}
         rows.append({
             "campaign_id": cid, "spec": _display_path(spec_path), "valid": valid,
-            "status": res.get("status", "never run"),
+            "status": "draft" if draft else res.get("status", "never run"),
             "verdict": (verdict or {}).get("decision"),
             "finished_at": (res.get("provenance") or {}).get("finished_at"),
             "error": err or res.get("error"),

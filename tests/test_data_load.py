@@ -189,8 +189,9 @@ def test_validate_command(tmp_path, tiny, capsys):
     bad.loc[1, "order_id"] = "O1"
     write_tables({"orders": bad}, tmp_path / "bad")
     assert crmlab.data.validate_command(str(tmp_path / "bad")) == 1
-    out = capsys.readouterr().out
-    assert "orders.order_id: duplicate key" in out and "'O1'" in out
+    cap = capsys.readouterr()
+    assert cap.out == ""  # errors go to stderr
+    assert "orders.order_id: orders.parquet: duplicate key" in cap.err and "'O1'" in cap.err
 
 
 def test_cli_validate(tmp_path, tiny, capsys):

@@ -220,7 +220,8 @@ def test_scaffold_is_a_valid_commented_spec_with_every_key(tmp_path):
     text = scaffold_spec("welcome_2025", title="Welcome coupon")
     assert text.count("#") > 20                        # commented
     raw = yaml.safe_load(text)
-    assert set(raw) == set(ExperimentSpec(campaign_id="_").to_dict())   # every key shown
+    assert set(raw) == set(ExperimentSpec(campaign_id="_").to_dict()) | {"draft"}  # every key
+    assert raw["draft"] is True                        # skipped by `crmlab run` until filled in
     spec = spec_from_dict(raw)
     assert spec.title == "Welcome coupon"
     assert spec.to_dict() == {**ExperimentSpec(campaign_id="welcome_2025").to_dict(),
@@ -258,5 +259,59 @@ def test_demo_specs_name_the_simulated_campaigns(repo_root, small_shop_dir):
     import pandas as pd
 
     campaigns = set(pd.read_parquet(small_shop_dir / "campaigns.parquet")["campaign_id"])
-    spec_ids = {load_spec(p).campaign_id for p in find_specs(repo_root / "experiments")}
+    specs = [load_spec(p) for p in find_specs(repo_root / "experiments")]
+    spec_ids = {s.campaign_id for s in specs if not s.draft}  # drafts: `crmlab new-experiment`
     assert spec_ids == campaigns          # one spec per simulated campaign, none extra
+
+
+@pytest.mark.parametrize("cid", ["abc\n", "abc\r\n", "a b", "\nabc", "abc\x00"])
+def test_campaign_id_must_match_in_full(cid, tmp_path):
+    with pytest.raises(SpecError, match="campaign_id"):
+        spec_from_dict({"campaign_id": cid})
+    with pytest.raises(SpecError, match="campaign_id"):
+        new_experiment(cid, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trailing_newline_in_a_yaml_campaign_id_is_refused(tmp_path):
+    path = tmp_path / "abc.yaml"
+    path.write_text('campaign_id: "abc\\n"\n', encoding="utf-8")
+    with pytest.raises(SpecError, match="campaign_id"):
+        load_spec(path)
+
+
+def test_duplicate_yaml_keys_name_the_key_and_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("campaign_id: dup\nalpha: 0.05\nmde: 0.01\nalpha: 0.2\n", encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    msg = str(exc.value)
+    assert str(path) in msg
+    assert "duplicate key 'alpha'" in msg and "line 4" in msg and "first given at line 2" in msg
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("campaign_id: n\ndecision_rule:\n  min_ltv_lift: 1\n"
+                      "  min_ltv_lift: 2\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="duplicate key 'min_ltv_lift'.*first given at line 3"):
+        load_spec(nested)
+    merged = tmp_path / "merged.yaml"  # a YAML merge key overridden on purpose is no duplicate
+    merged.write_text("campaign_id: m\nbase: &b {margin_rate: 0.3}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="unknown key"):  # `base` is not a spec key
+        load_spec(merged)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("campaign_id: ok\neconomics:\n  <<: {margin_rate: 0.3}\n  margin_rate: 0.4\n",
+                  encoding="utf-8")
+    assert load_spec(ok).economics.margin_rate == 0.4
+
+
+def test_scaffold_is_a_draft_and_draft_is_not_content(tmp_path):
+    path = new_experiment("spring_2026", tmp_path)
+    spec = load_spec(path)
+    assert spec.draft is True
+    filled = tmp_path / "filled.yaml"
+    filled.write_text(path.read_text().replace("draft: true", "draft: false"), encoding="utf-8")
+    done = load_spec(filled)
+    assert done.draft is False
+    assert done == spec and done.content_hash() == spec.content_hash()
+    assert "draft" not in done.to_dict()
+    with pytest.raises(SpecError, match="'draft'"):
+        spec_from_dict({"campaign_id": "x", "draft": "yes"})

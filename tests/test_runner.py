@@ -399,10 +399,12 @@ def test_render_reports_rerenders_html(batch):
     out = base / "reports"
     html = out / "good_b" / "report.html"
     html.unlink()
+    # good_b ran in English: re-rendering cannot translate it, so the page stays lang="en"
     done = runner.render_reports(out, only="good_b", lang="ko")
-    assert done == [{"campaign_id": "good_b", "status": "ok", "error": None}]
+    assert [(d["campaign_id"], d["status"], d["error"]) for d in done] == [("good_b", "ok", None)]
+    assert "executed in 'en'" in done[0]["note"] and "--report-lang ko" in done[0]["note"]
     text = html.read_text(encoding="utf-8")
-    assert '<html lang="ko">' in text
+    assert '<html lang="en">' in text and '<html lang="ko">' not in text
     assert_self_contained(text)
     assert_hangul_font_embedded(text)          # the stand-in's Korean title and markdown
 
