@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import ibis
@@ -62,17 +63,51 @@ def as_table(obj, name: str = "table", columns=None, optional=()) -> Table:
     if is_ibis(obj):
         return obj
     if isinstance(obj, pd.DataFrame):
-        if columns is not None and all(c in obj.columns for c in columns):
-            keep = list(dict.fromkeys([*columns, *(c for c in optional if c in obj.columns)]))
-            obj = obj[keep]
-        _quiet_default_backend()
-        return ibis.memtable(to_arrow(obj, name))
+        keep = _keep(obj.columns, columns, optional)
+        return memtable(to_arrow(obj if keep is None else obj[keep], name))
     if is_path(obj):
-        return read_file(obj, name)
+        return read_file(obj, name, columns, optional)
     raise TypeError(
         f"{name}: expected a pandas DataFrame, an Ibis table or a path to a Parquet, CSV or "
         f"DuckDB file, got {type(obj).__name__}"
     )
+
+
+def _keep(present, columns, optional) -> list[str] | None:
+    """The columns to convert: ``columns`` and the present ``optional`` ones, when every one of
+    ``columns`` is present; None (all) otherwise."""
+    present = list(present)
+    if columns is None or not all(c in present for c in columns):
+        return None
+    return list(dict.fromkeys([*columns, *(c for c in optional if c in present)]))
+
+
+def memtable(table: pa.Table) -> Table:
+    """An Ibis memtable over an Arrow table, released from the engine when no longer used.
+
+    DuckDB keeps a registered Arrow table alive for the whole session; the finalizer
+    unregisters it from Ibis's default backend and crmlab's own connection (the backends a
+    memtable of crmlab's runs on unless it is joined with a table of another connection).
+    """
+    _quiet_default_backend()
+    t = ibis.memtable(table)
+    weakref.finalize(t.op(), _unregister, t.op().name)
+    return t
+
+
+def _unregister(name: str) -> None:
+    backends = [_con]
+    try:
+        backends.append(ibis.get_backend())
+    except Exception:  # no default backend configured
+        pass
+    for be in backends:
+        if be is None or getattr(be, "name", None) != "duckdb":
+            continue
+        try:
+            be.con.unregister(name)
+        except Exception:  # already gone, or the connection is closed (at exit)
+            pass
 
 
 def to_pandas(expr) -> pd.DataFrame:
@@ -140,13 +175,19 @@ def _object_to_arrow(s: pd.Series, table: str, col: str):
         pass  # not all text: numbers, dates, decimals stored as objects
     try:
         return pa.array(values, from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
-        kinds = sorted({type(v).__name__ for v in values[:10_000] if v is not None})
-        raise TypeError(
-            f"{table}.{col}: an object column mixing value types ({', '.join(kinds)}) cannot be "
-            f"read by the engine; convert it to one type first, e.g. "
-            f"df[{col!r}].astype(str) ({exc})"
-        ) from None
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    # the error path only: name the value types and count the values that are not text
+    from crmlab.data.errors import DataContractError
+
+    present = s[s.notna()]
+    kinds = present.map(lambda v: type(v).__name__)
+    other = present[kinds != "str"]
+    raise DataContractError(
+        table, col, "an object column mixing value types ("
+        + ", ".join(f"{k} {n:,}" for k, n in kinds.value_counts().items())
+        + f"); convert it to one type first, e.g. df[{col!r}].astype(str)",
+        len(other), other.head(5).tolist())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +199,7 @@ def connection():
     with _lock:
         if _con is None:
             _con = quiet(ibis.duckdb.connect())
+            _con.raw_sql("SET TimeZone = 'UTC'")
         return _con
 
 
@@ -173,6 +215,22 @@ def _quiet_default_backend() -> None:
             quiet(ibis.get_backend())
         except Exception:  # a non-DuckDB default backend, or none configured
             pass
+
+
+def _naive(t: Table) -> Table:
+    """tz-aware timestamp columns as naive UTC wall-clock time (crmlab's connection is in UTC)."""
+    tz = [c for c, typ in t.schema().items() if _is_tz_aware(typ)]
+    if not tz:
+        return t
+    utc, naive = ibis.dtype("timestamp('UTC')"), ibis.dtype("timestamp")
+    return t.mutate(**{c: t[c].cast(utc).cast(naive) for c in tz})
+
+
+def _is_tz_aware(typ) -> bool:
+    if typ.is_timestamp():
+        return typ.timezone is not None
+    # DuckDB's TIMESTAMPTZ_NS, which Ibis does not map
+    return typ.is_unknown() and "TIMESTAMPTZ" in str(getattr(typ, "raw_type", "")).upper()
 
 
 def quiet(con):
@@ -192,22 +250,34 @@ def interactive() -> bool:
         return False
 
 
-def read_file(path, name: str = "table") -> Table:
-    """An Ibis table scanning a Parquet / CSV / DuckDB file (see the module docstring)."""
+def read_file(path, name: str = "table", columns=None, optional=()) -> Table:
+    """An Ibis table over a Parquet / CSV / DuckDB file (see the module docstring).
+
+    Parquet and DuckDB files are scanned in place by every query (columnar, projected). A CSV
+    file is parsed once, by DuckDB in parallel, into an Arrow table (only ``columns`` and the
+    present ``optional`` ones when all of ``columns`` are there), so that the queries that
+    follow do not parse it again. tz-aware timestamps in a file become naive UTC wall-clock
+    time (``crmlab.load`` converts them to the data's own zone instead).
+    """
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"{name}: {p} does not exist")
     low = p.name.lower()
     con = connection()
     if p.is_dir():
-        parts = list(p.rglob("*.parquet"))
-        if not parts:
+        if not any(p.rglob("*.parquet")):
             raise ValueError(f"{name}: directory {p} holds no .parquet file")
-        return con.read_parquet(str(p / "**" / "*.parquet"))
-    if low.endswith(".parquet") or low.endswith(".pq"):
-        return con.read_parquet(str(p))
+        return _naive(con.read_parquet(str(p / "**" / "*.parquet")))
+    if low.endswith((".parquet", ".pq")):
+        return _naive(con.read_parquet(str(p)))
     if low.endswith(_CSV_SUFFIXES):
-        return con.read_csv(str(p))
+        t = con.read_csv(str(p))
+        keep = _keep(t.columns, columns, optional)
+        arrow = (t if keep is None else t.select(*keep)).to_pyarrow()
+        for i, f in enumerate(arrow.schema):
+            if pa.types.is_timestamp(f.type) and f.type.tz is not None:  # UTC instants
+                arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.timestamp("us")))
+        return memtable(arrow)
     if low.endswith(_DUCKDB_SUFFIXES):
         alias = "f" + str(abs(hash(str(p.resolve()))))
         attached = set(con.raw_sql("SELECT database_name FROM duckdb_databases()")
@@ -215,7 +285,8 @@ def read_file(path, name: str = "table") -> Table:
         if alias not in attached:
             con.attach(p, name=alias, read_only=True)
         try:
-            return con.table(name, database=f"{alias}.main")
+            t = con.table(name, database=f"{alias}.main")
         except Exception as exc:  # ibis raises different "not found" errors across versions
             raise ValueError(f"{name}: no table {name!r} in {p} ({exc})") from None
+        return _naive(t)
     raise ValueError(f"{name}: {p} is not a Parquet, CSV or DuckDB file (by its suffix)")
