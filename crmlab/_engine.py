@@ -152,7 +152,7 @@ def _column_to_arrow(s: pd.Series, table: str, col: str, localize: bool):
             values = pa.array(cats, from_pandas=True)
         codes = pa.array(s.cat.codes.to_numpy(), mask=(s.cat.codes.to_numpy() < 0))
         return pa.DictionaryArray.from_arrays(codes, values)
-    if dtype == object:
+    if dtype == object or (isinstance(dtype, pd.StringDtype) and dtype.storage == "python"):
         return _object_to_arrow(s, table, col)
     if hasattr(s.array, "__arrow_array__"):  # string, nullable Int64 / boolean, Arrow-backed
         return pa.array(s.array)
@@ -160,19 +160,25 @@ def _column_to_arrow(s: pd.Series, table: str, col: str, localize: bool):
 
 
 def _timestamp_us(values: np.ndarray, tz):
-    """datetime64 values as an Arrow microsecond timestamp (sub-microseconds truncated)."""
-    if values.dtype != "datetime64[us]":
-        values = values.astype("datetime64[us]")  # one vectorised copy; NaT stays NaT
-    return pa.array(values, type=pa.timestamp("us", tz=tz), from_pandas=True)
+    """datetime64 values as an Arrow microsecond timestamp (sub-microseconds floored)."""
+    if values.dtype == "datetime64[us]":
+        return pa.array(values, type=pa.timestamp("us", tz=tz), from_pandas=True)
+    unit, _ = np.datetime_data(values.dtype)
+    ticks = values.view("i8")
+    nat = ticks == np.iinfo(np.int64).min
+    per_us = {"ns": 1000, "us": 1, "ms": -1000, "s": -1_000_000}[unit]
+    us = ticks // per_us if per_us > 0 else ticks * -per_us  # one vectorised pass
+    return pa.array(us, type=pa.timestamp("us", tz=tz), mask=nat if nat.any() else None)
 
 
 def _object_to_arrow(s: pd.Series, table: str, col: str):
     """An object column as Arrow text, read in one C-level pass; other values by inference."""
-    values = s.to_numpy()
-    try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        pass  # not all text: numbers, dates, decimals stored as objects
+    values = s.to_numpy(dtype=object)
+    for nan_is_null in (False, True):  # the check for float NaN costs: only when needed
+        try:
+            return pa.array(values, type=pa.string(), from_pandas=nan_is_null)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass  # missing values as NaN / pd.NA, or not all text (numbers, dates, decimals)
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowTypeError, pa.ArrowInvalid):

@@ -172,6 +172,10 @@ def test_to_arrow_types_without_inference():
         "spa": pd.array(["x", None, "z"], dtype="string[pyarrow]"),
         "amount": [1.5, np.nan, 2.0],
         "obj_int": pd.Series([1, 2, None], dtype=object),
+        "obj_nan": ["a", np.nan, "c"],  # what read_csv gives for a blank
+        "spy": pd.array(["x", pd.NA, "z"], dtype="string[python]"),
+        "ns_nat": pd.to_datetime(["2024-03-01 09:30:00.000001999", None, "1969-12-31 23:59:59"],
+                                 format="ISO8601"),
     })
     t = _engine.to_arrow(df, "orders")
     assert t.schema.field("obj").type == pa.string()
@@ -185,6 +189,11 @@ def test_to_arrow_types_without_inference():
     assert t.column("nullable").to_pylist() == [1, None, 3]
     assert t.column("amount").null_count == 1  # NaN is missing
     assert t.column("obj_int").to_pylist() == [1, 2, None]
+    assert t.column("obj_nan").to_pylist() == ["a", None, "c"]
+    assert t.schema.field("spy").type == pa.string()
+    assert t.column("spy").to_pylist() == ["x", None, "z"]
+    assert t.column("ns_nat").to_pylist() == [pd.Timestamp("2024-03-01 09:30:00.000001"), None,
+                                              pd.Timestamp("1969-12-31 23:59:59")]
     # load keeps tz-aware columns aware (it converts them to the data's zone itself)
     kept = _engine.to_arrow(df[["aware"]], "orders", localize=False)
     assert kept.schema.field("aware").type == pa.timestamp("us", tz="UTC")
