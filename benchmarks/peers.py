@@ -81,3 +81,41 @@ def lifetimes_fit_paretonbd(summary_parquet: str) -> dict:
     model = ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
     return {"seconds": time.perf_counter() - t0,
             "params": {k: float(v) for k, v in model.params_.items()}}
+
+
+def peer_form(orders_dir: str, op: str, form: str, lib: str) -> dict:
+    """A peer's time for ``op`` on the same DataFrame crmlab gets in ``form`` (benchmarks/forms.py).
+
+    With tz-aware timestamps the end dates are given in the same zone (what a user of the peer
+    would write); the DataFrame is built before the clock starts.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import forms
+
+    df = forms.pandas_orders(orders_dir, form)[["customer_id", "order_ts", "amount"]]
+    aware = isinstance(df["order_ts"].dtype, pd.DatetimeTZDtype)
+    end = pd.Timestamp(OBSERVATION_END, tz=forms.TZ) if aware else OBSERVATION_END
+    cal = pd.Timestamp(CALIBRATION_END, tz=forms.TZ) if aware else CALIBRATION_END
+    t0 = time.perf_counter()
+    if lib == "lifetimes" and op == "rfm_summary":
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        out = summary_data_from_transaction_data(
+            df, "customer_id", "order_ts", monetary_value_col="amount",
+            observation_period_end=end, freq="D")
+    elif lib == "pymc-marketing" and op == "rfm_summary":
+        from pymc_marketing.clv.utils import rfm_summary
+
+        out = rfm_summary(df, "customer_id", "order_ts", monetary_value_col="amount",
+                          observation_period_end=end, time_unit="D")
+    elif lib == "lifetimes" and op == "calibration/holdout split":
+        from lifetimes.utils import calibration_and_holdout_data
+
+        out = calibration_and_holdout_data(
+            df, "customer_id", "order_ts", calibration_period_end=cal,
+            observation_period_end=end, freq="D", monetary_value_col="amount")
+    else:
+        raise ValueError(f"no peer {lib!r} for {op!r}")
+    return {"seconds": time.perf_counter() - t0, "rows": int(len(out))}

@@ -8,6 +8,15 @@ benchmarks/requirements-peers.txt and never installed into crmlab's environment.
 
 Environment variables: BENCH_REPEATS (default 3), BENCH_LARGE=1 adds the 100M-order run,
 BENCH_ONLY=<substring> runs only the operations whose name contains it.
+
+The by-input-form section (benchmarks/bench_forms.py: each heavy operation on each input form,
+with lifetimes and pymc-marketing on the same DataFrames) runs with the rest, or alone:
+
+    python benchmarks/run.py --only input-forms
+
+which rewrites only that section of RESULTS.md. BENCH_FORMS_SIZES (orders, comma separated;
+default 5000000,10000000, customers = orders / 10) and BENCH_FORMS=<key,...> (see
+benchmarks/forms.py) narrow it; BENCH_ONLY applies to its operation names too.
 """
 from __future__ import annotations
 
@@ -130,10 +139,19 @@ def operations() -> list[Op]:
     return [op for op in ops if not only or only in op.name]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    only_forms = "--only" in argv and argv[argv.index("--only") + 1:][:1] == ["input-forms"]
     started = dt.datetime.now(dt.timezone.utc)
     peers_py = str(ensure_peers_venv())
     own_py = sys.executable
+    if only_forms:
+        from run_forms import run_forms, write_forms_section
+
+        section, failures = run_forms(own_py, peers_py, started)
+        write_forms_section(section)
+        print(f"[bench] wrote the input-form section of {HERE / 'RESULTS.md'}")
+        return 1 if failures else 0
     rows, failures = [], []
     for op in operations():
         print(f"[bench] {op.name} ({op.size}) ...", flush=True)
@@ -158,7 +176,12 @@ def main() -> int:
                   flush=True)
             row["peers"].append((label, theirs))
         rows.append(row)
+    from run_forms import run_forms, write_forms_section
+
+    section, form_failures = run_forms(own_py, peers_py, started)
+    failures += form_failures
     write_results(rows, failures, started, own_py, peers_py)
+    write_forms_section(section)
     print(f"[bench] wrote {HERE / 'RESULTS.md'}")
     return 1 if failures else 0
 

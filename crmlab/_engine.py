@@ -1,14 +1,44 @@
-"""Engine interop: every analysis function accepts a pandas DataFrame or an Ibis table.
+"""Engine interop: every analysis function accepts a DataFrame, a file or an Ibis table.
 
 Heavy aggregation is written once against Ibis and runs in the engine (DuckDB by default);
-only small per-customer / per-cohort results come back as pandas. A pandas input becomes an
-Ibis memtable, which executes on Ibis's default backend (in-memory DuckDB).
+only small per-customer / per-cohort results come back as pandas.
+
+Input forms (:func:`as_table`):
+
+- an Ibis table is used as it is (any backend);
+- a pandas DataFrame is converted **once** to an Arrow table, column by column without a
+  Python-level pass where the dtype says what the values are (numbers, timestamps, ``string``
+  dtype with either storage, categoricals: zero-copy or one vectorised copy); object columns are
+  read as text with the type given up front (no schema inference over the values), and only an
+  object column that does not hold text falls back to Arrow's inference. The Arrow table
+  becomes an Ibis memtable, which DuckDB scans in place (in parallel) on every query, on
+  whichever backend the expression runs;
+- a path to a Parquet file (or a directory of Parquet parts), a CSV file (``.csv``,
+  ``.csv.gz``, ``.tsv``) or a DuckDB database file (``.duckdb``, ``.ddb``, ``.db``; the table
+  named after the argument, e.g. ``orders``) is scanned by crmlab's own in-memory DuckDB.
+
+Timestamps: tz-aware pandas columns become naive wall-clock time in their own time zone (the
+project's convention: naive local time); nanosecond timestamps are truncated to microseconds,
+the engine's resolution.
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import weakref
+from pathlib import Path
+
 import ibis
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from ibis.expr.types import Table
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+_DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+_lock = threading.Lock()
+_con = None  # crmlab's own in-memory DuckDB for file inputs (created on first use)
 
 
 def is_ibis(obj) -> bool:
@@ -16,17 +46,253 @@ def is_ibis(obj) -> bool:
     return isinstance(obj, Table)
 
 
-def as_table(obj, name: str = "table") -> Table:
-    """Return ``obj`` as an Ibis table; ``name`` is used in the error for anything else."""
+def is_path(obj) -> bool:
+    """True when ``obj`` is a file path (str or os.PathLike)."""
+    return isinstance(obj, (str, os.PathLike))
+
+
+def as_table(obj, name: str = "table", columns=None, optional=()) -> Table:
+    """Return ``obj`` as an Ibis table; ``name`` names the table in errors.
+
+    ``obj`` is an Ibis table, a pandas DataFrame or a path (see the module docstring).
+    ``columns`` (optional) are the columns the caller reads and ``optional`` those it reads when
+    present: when every one of ``columns`` is in a DataFrame, only these (and the present
+    ``optional`` ones) are converted, so unused text columns cost nothing. Otherwise every
+    column is kept, so the caller's missing-column error can list them all.
+    """
     if is_ibis(obj):
         return obj
     if isinstance(obj, pd.DataFrame):
-        return ibis.memtable(obj)
+        keep = _keep(obj.columns, columns, optional)
+        return memtable(to_arrow(obj if keep is None else obj[keep], name))
+    if is_path(obj):
+        return read_file(obj, name, columns, optional)
     raise TypeError(
-        f"{name}: expected a pandas DataFrame or an Ibis table, got {type(obj).__name__}"
+        f"{name}: expected a pandas DataFrame, an Ibis table or a path to a Parquet, CSV or "
+        f"DuckDB file, got {type(obj).__name__}"
     )
+
+
+def _keep(present, columns, optional) -> list[str] | None:
+    """The columns to convert: ``columns`` and the present ``optional`` ones, when every one of
+    ``columns`` is present; None (all) otherwise."""
+    present = list(present)
+    if columns is None or not all(c in present for c in columns):
+        return None
+    return list(dict.fromkeys([*columns, *(c for c in optional if c in present)]))
+
+
+def memtable(table: pa.Table) -> Table:
+    """An Ibis memtable over an Arrow table, released from the engine when no longer used.
+
+    DuckDB keeps a registered Arrow table alive for the whole session; the finalizer
+    unregisters it from Ibis's default backend and crmlab's own connection (the backends a
+    memtable of crmlab's runs on unless it is joined with a table of another connection).
+    """
+    _quiet_default_backend()
+    t = ibis.memtable(table)
+    weakref.finalize(t.op(), _unregister, t.op().name)
+    return t
+
+
+def _unregister(name: str) -> None:
+    backends = [_con]
+    try:
+        backends.append(ibis.get_backend())
+    except Exception:  # no default backend configured
+        pass
+    for be in backends:
+        if be is None or getattr(be, "name", None) != "duckdb":
+            continue
+        try:
+            be.con.unregister(name)
+        except Exception:  # already gone, or the connection is closed (at exit)
+            pass
 
 
 def to_pandas(expr) -> pd.DataFrame:
     """Execute an Ibis expression on its own backend and return pandas."""
     return expr.to_pandas()
+
+
+# ---------------------------------------------------------------------------------------------
+# pandas -> Arrow
+# ---------------------------------------------------------------------------------------------
+def to_arrow(df: pd.DataFrame, name: str = "table", *, localize: bool = True) -> pa.Table:
+    """One Arrow table for a DataFrame, without inferring types from the values.
+
+    ``localize`` turns tz-aware timestamps into naive wall-clock time in their own zone (False
+    keeps them tz-aware, for :func:`crmlab.load`, which converts them to the data's zone).
+    The index is not kept. Raises ``TypeError`` naming the table and column when an object
+    column holds values Arrow cannot store in one type.
+    """
+    arrays, names = [], []
+    for col in df.columns:
+        if not isinstance(col, str):
+            raise TypeError(f"{name}: column names must be strings, got {col!r}")
+        arrays.append(_column_to_arrow(df[col], name, col, localize))
+        names.append(col)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _column_to_arrow(s: pd.Series, table: str, col: str, localize: bool):
+    dtype = s.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        if localize:
+            s = s.dt.tz_localize(None)  # wall-clock time in the column's own zone
+            return _timestamp_us(s.to_numpy(), None)
+        return _timestamp_us(s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(), "UTC")
+    if dtype.kind == "M":
+        return _timestamp_us(s.to_numpy(), None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        if cats.dtype.kind == "O":  # text categories: give the type instead of inferring it
+            values = _object_to_arrow(pd.Series(cats), table, col)
+        else:
+            values = pa.array(cats, from_pandas=True)
+        codes = pa.array(s.cat.codes.to_numpy(), mask=(s.cat.codes.to_numpy() < 0))
+        return pa.DictionaryArray.from_arrays(codes, values)
+    if dtype == object or (isinstance(dtype, pd.StringDtype) and dtype.storage == "python"):
+        return _object_to_arrow(s, table, col)
+    if hasattr(s.array, "__arrow_array__"):  # string, nullable Int64 / boolean, Arrow-backed
+        return pa.array(s.array)
+    return pa.array(s.to_numpy(), from_pandas=True)  # numpy numbers / booleans: zero-copy
+
+
+def _timestamp_us(values: np.ndarray, tz):
+    """datetime64 values as an Arrow microsecond timestamp (sub-microseconds floored)."""
+    if values.dtype == "datetime64[us]":
+        return pa.array(values, type=pa.timestamp("us", tz=tz), from_pandas=True)
+    unit, _ = np.datetime_data(values.dtype)
+    ticks = values.view("i8")
+    nat = ticks == np.iinfo(np.int64).min
+    per_us = {"ns": 1000, "us": 1, "ms": -1000, "s": -1_000_000}[unit]
+    us = ticks // per_us if per_us > 0 else ticks * -per_us  # one vectorised pass
+    return pa.array(us, type=pa.timestamp("us", tz=tz), mask=nat if nat.any() else None)
+
+
+def _object_to_arrow(s: pd.Series, table: str, col: str):
+    """An object column as Arrow text, read in one C-level pass; other values by inference."""
+    values = s.to_numpy(dtype=object)
+    for nan_is_null in (False, True):  # the check for float NaN costs: only when needed
+        try:
+            return pa.array(values, type=pa.string(), from_pandas=nan_is_null)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass  # missing values as NaN / pd.NA, or not all text (numbers, dates, decimals)
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    # the error path only: name the value types and count the values that are not text
+    from crmlab.data.errors import DataContractError
+
+    present = s[s.notna()]
+    kinds = present.map(lambda v: type(v).__name__)
+    other = present[kinds != "str"]
+    raise DataContractError(
+        table, col, "an object column mixing value types ("
+        + ", ".join(f"{k} {n:,}" for k, n in kinds.value_counts().items())
+        + f"); convert it to one type first, e.g. df[{col!r}].astype(str)",
+        len(other), other.head(5).tolist())
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------
+def connection():
+    """crmlab's own in-memory DuckDB (Ibis backend) for file inputs, created on first use."""
+    global _con
+    with _lock:
+        if _con is None:
+            _con = quiet(ibis.duckdb.connect())
+            _con.raw_sql("SET TimeZone = 'UTC'")
+        return _con
+
+
+_default_quieted = False
+
+
+def _quiet_default_backend() -> None:
+    """Memtables run on Ibis's default backend: no progress bar there either (once)."""
+    global _default_quieted
+    if not _default_quieted:
+        _default_quieted = True
+        try:
+            quiet(ibis.get_backend())
+        except Exception:  # a non-DuckDB default backend, or none configured
+            pass
+
+
+def _naive(t: Table) -> Table:
+    """tz-aware timestamp columns as naive UTC wall-clock time (crmlab's connection is in UTC)."""
+    tz = [c for c, typ in t.schema().items() if _is_tz_aware(typ)]
+    if not tz:
+        return t
+    utc, naive = ibis.dtype("timestamp('UTC')"), ibis.dtype("timestamp")
+    return t.mutate(**{c: t[c].cast(utc).cast(naive) for c in tz})
+
+
+def _is_tz_aware(typ) -> bool:
+    if typ.is_timestamp():
+        return typ.timezone is not None
+    # DuckDB's TIMESTAMPTZ_NS, which Ibis does not map
+    return typ.is_unknown() and "TIMESTAMPTZ" in str(getattr(typ, "raw_type", "")).upper()
+
+
+def quiet(con):
+    """Turn DuckDB's progress bar off unless the session is interactive; returns ``con``."""
+    if getattr(con, "name", None) == "duckdb" and not interactive():
+        con.raw_sql("SET enable_progress_bar = false")
+    return con
+
+
+def interactive() -> bool:
+    """True in a terminal or a notebook kernel (where a progress bar is read by someone)."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def read_file(path, name: str = "table", columns=None, optional=()) -> Table:
+    """An Ibis table over a Parquet / CSV / DuckDB file (see the module docstring).
+
+    Parquet and DuckDB files are scanned in place by every query (columnar, projected). A CSV
+    file is parsed once, by DuckDB in parallel, into an Arrow table (only ``columns`` and the
+    present ``optional`` ones when all of ``columns`` are there), so that the queries that
+    follow do not parse it again. tz-aware timestamps in a file become naive UTC wall-clock
+    time (``crmlab.load`` converts them to the data's own zone instead).
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"{name}: {p} does not exist")
+    low = p.name.lower()
+    con = connection()
+    if p.is_dir():
+        if not any(p.rglob("*.parquet")):
+            raise ValueError(f"{name}: directory {p} holds no .parquet file")
+        return _naive(con.read_parquet(str(p / "**" / "*.parquet")))
+    if low.endswith((".parquet", ".pq")):
+        return _naive(con.read_parquet(str(p)))
+    if low.endswith(_CSV_SUFFIXES):
+        t = con.read_csv(str(p))
+        keep = _keep(t.columns, columns, optional)
+        arrow = (t if keep is None else t.select(*keep)).to_pyarrow()
+        for i, f in enumerate(arrow.schema):
+            if pa.types.is_timestamp(f.type) and f.type.tz is not None:  # UTC instants
+                arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.timestamp("us")))
+        return memtable(arrow)
+    if low.endswith(_DUCKDB_SUFFIXES):
+        alias = "f" + str(abs(hash(str(p.resolve()))))
+        attached = set(con.raw_sql("SELECT database_name FROM duckdb_databases()")
+                       .fetchnumpy()["database_name"].tolist())
+        if alias not in attached:
+            con.attach(p, name=alias, read_only=True)
+        try:
+            t = con.table(name, database=f"{alias}.main")
+        except Exception as exc:  # ibis raises different "not found" errors across versions
+            raise ValueError(f"{name}: no table {name!r} in {p} ({exc})") from None
+        return _naive(t)
+    raise ValueError(f"{name}: {p} is not a Parquet, CSV or DuckDB file (by its suffix)")

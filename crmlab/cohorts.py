@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from crmlab._engine import as_table, is_ibis
+from crmlab._engine import as_table, is_ibis, is_path
 
 from crmlab.data.errors import DataContractError
 
@@ -56,10 +56,15 @@ def _check_period(period: str) -> str:
     return period.upper()
 
 
+# the columns read from each table (a DataFrame is converted for the engine only in these)
+_READS = {"orders": (["customer_id", "order_ts", "amount"], ("is_refund",))}
+
+
 def _resolve(data: Any, table: str, observation_end=None) -> tuple[Table, pd.Timestamp | None]:
-    """Return (Ibis table, observation_end) from a DataFrame, an Ibis table or a CRMData."""
-    if isinstance(data, pd.DataFrame) or is_ibis(data):
-        tbl = as_table(data, table)
+    """Return (Ibis table, observation_end) from a DataFrame, an Ibis table, a path to a
+    Parquet / CSV / DuckDB file or a CRMData."""
+    if isinstance(data, pd.DataFrame) or is_ibis(data) or is_path(data):
+        tbl = as_table(data, table, *_READS.get(table, (None, ())))
         return tbl, (None if observation_end is None else pd.Timestamp(observation_end))
     if hasattr(data, table):
         tbl = getattr(data, table)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from crmlab._engine import as_table, is_ibis
+from crmlab._engine import as_table, is_ibis, is_path
 from crmlab.cohorts import DataContractError, _excluded_frame, _require, _ts
 
 __all__ = [
@@ -299,8 +299,8 @@ _STAGE_RULES = {
 
 def _resolve_tables(data: Any, customers, events):
     """Return (orders, customers, events) Ibis tables from a CRMData or separate tables."""
-    if isinstance(data, pd.DataFrame) or is_ibis(data):
-        orders = as_table(data, "orders")
+    if isinstance(data, pd.DataFrame) or is_ibis(data) or is_path(data):
+        orders = as_table(data, "orders", ["customer_id", "order_ts", "amount"], ("is_refund",))
     elif hasattr(data, "orders"):
         orders = as_table(data.orders, "orders") if data.orders is not None else None
         customers = customers if customers is not None else getattr(data, "customers", None)
@@ -311,8 +311,8 @@ def _resolve_tables(data: Any, customers, events):
         customers = customers if customers is not None else data.get("customers")
         events = events if events is not None else data.get("events")
     else:
-        raise TypeError(f"data: expected an orders DataFrame/Ibis table, a dict of tables or a "
-                        f"CRMData, got {type(data).__name__}")
+        raise TypeError(f"data: expected an orders DataFrame/Ibis table/file path, a dict of tables "
+                        f"or a CRMData, got {type(data).__name__}")
     if orders is None:
         raise DataContractError("orders", None, "lifecycle stages need the orders table")
     customers = as_table(customers, "customers") if customers is not None else None

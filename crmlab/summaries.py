@@ -174,8 +174,8 @@ def rfm_summary(
             f"calibration_end ({cal}) must be before observation_end ({end})"
         )
 
-    t = as_table(orders, "orders")
     needed = [customer_col, ts_col] + ([amount_col] if amount_col else [])
+    t = as_table(orders, "orders", columns=needed, optional=("is_refund",))
     missing = [c for c in needed if c not in t.columns]
     if missing:
         raise DataContractError(

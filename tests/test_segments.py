@@ -290,7 +290,9 @@ def test_lifecycle_bad_input():
     with pytest.raises(ValueError, match="dormant_after_days"):
         S.lifecycle_stages(_shop(), AS_OF, dormant_after_days=0)
     with pytest.raises(TypeError, match="expected an orders DataFrame"):
-        S.lifecycle_stages("orders.csv", AS_OF)
+        S.lifecycle_stages(42, AS_OF)
+    with pytest.raises(FileNotFoundError, match="no_such_orders.csv does not exist"):
+        S.lifecycle_stages("no_such_orders.csv", AS_OF)
 
 
 def test_segment_figures():

@@ -41,15 +41,11 @@ _COUPON_COLUMNS = ("coupon_id", "coupon_code", "coupon_amount", "coupon_cost", "
 
 
 # --------------------------------------------------------------------------- validation helpers
-def _table(obj, name: str):
-    """``as_table`` with pandas nanosecond timestamps truncated to microseconds (the engine's
-    resolution), so that a DataFrame with sub-microsecond times does not fail to convert."""
-    if isinstance(obj, pd.DataFrame):
-        ns = [c for c in obj.columns if pd.api.types.is_datetime64_ns_dtype(obj[c])
-              and not isinstance(obj[c].dtype, pd.DatetimeTZDtype)]
-        if ns:
-            obj = obj.assign(**{c: obj[c].astype("datetime64[us]") for c in ns})
-    return as_table(obj, name)
+def _table(obj, name: str, columns=None, optional=()):
+    """``as_table``: a DataFrame (timestamps truncated to microseconds, the engine's resolution),
+    a path to a Parquet / CSV / DuckDB file or an Ibis table; ``columns`` / ``optional`` are the
+    columns read (see :func:`crmlab._engine.as_table`)."""
+    return as_table(obj, name, columns, optional)
 
 
 def _require(table, name: str, columns: Sequence[str]) -> None:
@@ -246,7 +242,7 @@ def survival_table(orders, observation_end, churn_after_days: float = 90,
         raise ChurnInputError(f"start must be one of {STARTS}, got {start!r}")
     H = None if horizon_days is None else _check_days(horizon_days, "horizon_days")
     end = _timestamp(observation_end, "observation_end")
-    orders_t = _table(orders, "orders")
+    orders_t = _table(orders, "orders", ["customer_id", "order_ts", "amount"], ("is_refund",))
     _require(orders_t, "orders", ["customer_id", "order_ts", "amount"])
     end_lit = ibis.literal(end.to_pydatetime(), type="timestamp")
 

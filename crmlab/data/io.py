@@ -27,6 +27,7 @@ import pandas as pd
 from ibis import _
 from ibis.expr.types import Table
 
+from crmlab._engine import quiet, to_arrow
 from crmlab.data.errors import DataContractError
 from crmlab.data.schema import CONTRACT, CONTROL_ARM, TABLES, Column, TableSpec
 from crmlab.data.sources import (engine_error, read_csv_raw, read_meta, read_parquet_raw,
@@ -302,7 +303,8 @@ def load(source, tz: str | None = None, observation_end=None,
                 raise TypeError(f"crmlab.load: {key} must be a pandas DataFrame, "
                                 f"got {type(df).__name__}")
             frames[key] = df
-            con.con.register(f"_crmlab_raw_{key}", df)  # zero-copy scan of the frame
+            # one conversion to Arrow with known types (no per-query rescan of Python strings)
+            con.con.register(f"_crmlab_raw_{key}", to_arrow(df, key, localize=False))
             raws[key] = con.table(f"_crmlab_raw_{key}")
     elif isinstance(source, ibis.BaseBackend):
         con, owned = source, False
@@ -371,6 +373,8 @@ def load(source, tz: str | None = None, observation_end=None,
     tz = tz or meta_tz or DEFAULT_TZ
     if not isinstance(tz, str) or zone_problem(tz):
         raise ValueError(f"tz: {zone_problem(str(tz))}")
+    if owned:
+        quiet(con)  # no DuckDB progress bar outside a terminal or notebook
     if con.name == "duckdb":
         # Casting TIMESTAMPTZ to TIMESTAMP yields wall-clock time in the session time zone.
         con.raw_sql(f"SET TimeZone = '{tz}'")
