@@ -21,6 +21,7 @@ from crmlab.ltv.bgbb import BetaGeoBetaBinomFitter
 from crmlab.ltv.bgnbd import BetaGeoFitter
 from crmlab.ltv.clv import HoldoutCheck, customer_lifetime_value, holdout_check
 from crmlab.ltv.gammagamma import GammaGammaFitter
+from crmlab.ltv.intervals import LTVIntervals, ltv_intervals
 from crmlab.ltv.mbgnbd import ModifiedBetaGeoFitter
 from crmlab.ltv.paretonbd import ParetoNBDFitter, pareto_nbd_loglik_exact
 
@@ -28,5 +29,5 @@ __all__ = [
     "BetaGeoFitter", "ModifiedBetaGeoFitter", "BetaGeoBetaBinomFitter", "ParetoNBDFitter",
     "GammaGammaFitter", "ConvergenceError",
     "customer_lifetime_value", "holdout_check", "HoldoutCheck", "pareto_nbd_loglik_exact",
-    "DAYS_PER_MONTH",
+    "DAYS_PER_MONTH", "ltv_intervals", "LTVIntervals",
 ]
