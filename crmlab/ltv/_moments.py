@@ -33,15 +33,13 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(32)
 
 
 class Histories:
-    """Distinct histories (x, t_x, T[, monetary value]) of the customers and their distinct
-    (x, T) pairs; ``inverse`` maps customers to histories, ``pair`` histories to pairs."""
+    """Distinct histories (x, t_x, T) of the customers, their distinct (x, T) pairs and (x, t_x)
+    pairs; ``inverse`` maps customers to histories, ``pair`` / ``pair_tx`` histories to pairs."""
 
-    def __init__(self, x, tx, t, m=None):
-        cols = (x, tx, t) if m is None else (x, tx, t, m)
-        uniq, self.counts, self.inverse = unique_rows(*cols)
-        self.x, self.tx, self.t = uniq[:3]
-        self.m = uniq[3] if m is not None else None
+    def __init__(self, x, tx, t):
+        (self.x, self.tx, self.t), self.counts, self.inverse = unique_rows(x, tx, t)
         (self.px, self.pt), _, self.pair = unique_rows(self.x, self.t)
+        (self.qx, self.qtx), _, self.pair_tx = unique_rows(self.x, self.tx)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -92,13 +90,18 @@ def _pnbd_first(p, x, t, h):
     return (r + x) * bt / ((alpha + t) * (s - 1)) * (1 - (bt / (bt + h)) ** (s - 1))
 
 
-def _pnbd_palive(p, x, tx, t):
-    from crmlab.ltv.paretonbd import _exact_const, pareto_nbd_loglik_exact
+def _pnbd_palive(p, hist: Histories):
+    """P(alive) from the closed-form likelihood, its 2F1 terms once per (x, t_x) and (x, T)
+    pair (as :func:`crmlab.ltv.paretonbd.pareto_nbd_loglik_exact`)."""
+    from crmlab.ltv.paretonbd import _exact_from_terms, _log_hyp_term
 
     r, alpha, s, beta = p
-    ll = pareto_nbd_loglik_exact(p, x, tx, t)
-    l1 = _exact_const(r, alpha, s, beta, x) - (r + x) * np.log(alpha + t) - s * np.log(beta + t)
-    return np.exp(np.minimum(l1 - ll, 0.0))
+    x, t = hist.x, hist.t
+    la1 = _log_hyp_term(r, alpha, s, beta, hist.qx, hist.qtx)[hist.pair_tx]
+    la2 = _log_hyp_term(r, alpha, s, beta, hist.px, hist.pt)[hist.pair]
+    l1 = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
+    rest = _exact_from_terms(l1, np.log(s / (r + s + x)), la1, la2, t > hist.tx)
+    return np.exp(np.minimum(l1 - rest, 0.0))
 
 
 def _pnbd_second(p, x, t, h):
@@ -112,10 +115,11 @@ def _pnbd_second(p, x, t, h):
     return (r + x) * (r + x + 1) / (alpha + t) ** 2 * integral
 
 
-def _bgbb_palive(p, x, tx, n):
+def _bgbb_palive(p, hist: Histories):
     from crmlab.ltv.bgbb import BetaGeoBetaBinomFitter
 
     al, be, ga, de = p
+    x, tx, n = hist.x, hist.tx, hist.t
     lead = betaln(al + x, be + n - x) - betaln(al, be) + betaln(ga, de + n) - betaln(ga, de)
     return np.exp(lead - BetaGeoBetaBinomFitter._loglik_rows(np.asarray(p), (x, tx, n))[0])
 
@@ -139,14 +143,14 @@ def _bgbb_second(p, x, n, h):
 
 
 def kernel(model):
-    """(palive(p, x, tx, T), first(p, x, T, h), second(p, x, T, h)) of a fitted model."""
+    """(palive(p, hist), first(p, x, T, h), second(p, x, T, h)) of a fitted model."""
     from crmlab.ltv.bgbb import BetaGeoBetaBinomFitter
     from crmlab.ltv.bgnbd import BetaGeoFitter
     from crmlab.ltv.paretonbd import ParetoNBDFitter
 
     if isinstance(model, BetaGeoFitter):
         sh = model._shift
-        return (lambda p, x, tx, t: _bgnbd_palive(p, sh, x, tx, t),
+        return (lambda p, h: _bgnbd_palive(p, sh, h.x, h.tx, h.t),
                 lambda p, x, t, h: _bgnbd_first(p, sh, x, t, h),
                 lambda p, x, t, h: _bgnbd_second(p, sh, x, t, h))
     if isinstance(model, ParetoNBDFitter):
@@ -157,33 +161,38 @@ def kernel(model):
                     "MBG/NBD, Pareto/NBD or BG/BB)")
 
 
-def purchase_moments(model, p, hist: Histories, horizons, second: bool = False):
-    """P(alive) per history, E[Y(h)] per history for each horizon (rows of the result), and
-    with ``second`` Var Y(h) at the last horizon."""
+def purchase_moments(model, p, hist: Histories, horizons):
+    """P(alive) per history and E[Y(h) | alive, x, T] per (x, T) pair for each horizon (rows):
+    E[Y(h) | history] = pa × first[:, hist.pair]."""
+    palive, first, _ = kernel(model)
+    pa = palive(p, hist)
+    firsts = np.vstack([first(p, hist.px, hist.pt, float(h)) for h in horizons])
+    return pa, firsts
+
+
+def purchase_variance(model, p, hist: Histories, h, pa=None):
+    """Var Y(h) per history: P m2 + P m1 − (P m1)²."""
     palive, first, sec = kernel(model)
-    pa = palive(p, hist.x, hist.tx, hist.t)
-    cum = np.empty((len(horizons), len(hist)))
-    for i, h in enumerate(horizons):
-        cum[i] = first(p, hist.px, hist.pt, float(h))[hist.pair] * pa
-    if not second:
-        return pa, cum, None
-    h = float(horizons[-1])
-    m1 = first(p, hist.px, hist.pt, h)[hist.pair]
-    m2 = sec(p, hist.px, hist.pt, h)[hist.pair]
-    return pa, cum, np.maximum(pa * m2 + pa * m1 - (pa * m1) ** 2, 0.0)
+    pa = palive(p, hist) if pa is None else pa
+    m1 = first(p, hist.px, hist.pt, float(h))[hist.pair]
+    m2 = sec(p, hist.px, hist.pt, float(h))[hist.pair]
+    return np.maximum(pa * m2 + pa * m1 - (pa * m1) ** 2, 0.0)
 
 
-def spend_moments(p, x, m):
+def spend_moments(p, x, m, second: bool = True):
     """Posterior mean and second moment of a purchase's value under Gamma-Gamma (p, q, v), given
     x repeat purchases of mean value m: ν | x, m ~ Gamma(q + p x, v + x m); a purchase's value
     has mean p/ν and variance p/ν². Returns (E[z], E[z²]) with E[z²] = p(p+1) E[ν⁻²]
-    (infinite where q + p x <= 2). As GammaGammaFitter.conditional_expected_average_profit."""
+    (infinite where q + p x <= 2; None without ``second``). E[z] is
+    GammaGammaFitter.conditional_expected_average_profit."""
     pp, q, v = p
     shape, rate = q + pp * x, v + x * m
     ez = pp * rate / (shape - 1)
+    if not second:
+        return ez, None
     with np.errstate(divide="ignore", invalid="ignore"):
         ez2 = np.where(shape > 2, pp * (pp + 1) * rate ** 2 / ((shape - 1) * (shape - 2)), np.inf)
     return ez, ez2
 
 
-__all__ = ["Histories", "kernel", "purchase_moments", "spend_moments"]
+__all__ = ["Histories", "kernel", "purchase_moments", "purchase_variance", "spend_moments"]

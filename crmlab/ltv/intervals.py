@@ -27,7 +27,8 @@ import pandas as pd
 from scipy import stats
 
 from crmlab.ltv._base import DAYS_PER_MONTH, _unit_days
-from crmlab.ltv._moments import Histories, kernel, purchase_moments, spend_moments
+from crmlab.ltv._moments import (Histories, kernel, purchase_moments, purchase_variance,
+                                 spend_moments)
 
 __all__ = ["ltv_intervals", "LTVIntervals"]
 
@@ -124,11 +125,12 @@ class LTVIntervals:
         inv = p["inverse"]
         z = stats.norm.ppf(0.5 + self.ci_level / 2)
         out = {"customers": np.bincount(codes, minlength=ng)}
-        for q, (val, grad, cov, proc) in p["quantities"].items():
-            total = np.bincount(codes, weights=val[inv], minlength=ng)
-            G = np.vstack([np.bincount(codes, weights=g[inv], minlength=ng) for g in grad])
+        for q, (val, grad, cov, proc, *rows) in p["quantities"].items():
+            idx = rows[0] if rows else inv           # per distinct history, or per customer
+            total = np.bincount(codes, weights=val[idx], minlength=ng)
+            G = np.vstack([np.bincount(codes, weights=g[idx], minlength=ng) for g in grad])
             vpar = _quad(G, cov)
-            vproc = np.bincount(codes, weights=proc[inv], minlength=ng)
+            vproc = np.bincount(codes, weights=proc[idx], minlength=ng)
             with np.errstate(divide="ignore", invalid="ignore"):
                 se_log = np.where(total > 0, np.sqrt(vpar) / total, 0.0)
                 sp_log = np.where(total > 0, np.sqrt(vpar + vproc) / total, 0.0)
@@ -223,30 +225,32 @@ def ltv_intervals(transaction_model, summary: pd.DataFrame, spend_model=None, *,
         unit = {1.0: "day", 7.0: "week", DAYS_PER_MONTH: "month"}.get(ud, f"({ud:g}-day) unit")
         horizon = float(horizon) if horizon is not None else months * per_month
     with_clv = not discrete and (spend_model is not None or m is not None)
-    hist = Histories(x, tx, t, m if with_clv else None)
+    hist = Histories(x, tx, t)
+    inv = hist.inverse
     month_h = [i * per_month for i in range(1, int(months) + 1)] if with_clv else []
     horizons = month_h + [horizon]
     disc = (1 + discount_rate) ** -np.arange(1, len(month_h) + 1, dtype=float)
 
     def tx_fn(p):
-        pa, cum, _ = purchase_moments(transaction_model, p, hist, horizons)
-        out = {"p_alive": pa, "purchases": cum[-1]}
+        pa, firsts = purchase_moments(transaction_model, p, hist, horizons)
+        out = {"p_alive": pa, "purchases": firsts[-1][hist.pair] * pa}
         if with_clv:
-            inc = np.diff(cum[:-1], axis=0, prepend=0.0)
-            out["clv_tx"] = disc @ inc
+            # discounted sum of the monthly increments of E[Y], per (x, T) pair
+            out["clv_tx"] = (disc @ np.diff(firsts[:-1], axis=0, prepend=0.0))[hist.pair] * pa
         return out
 
     cov_t = _cov(transaction_model)
-    lp_t = np.log(transaction_model.params_.to_numpy())
-    val, grad = _central(tx_fn, lp_t)
+    p_t = transaction_model.params_.to_numpy()
+    val, grad = _central(tx_fn, np.log(p_t))
     pa, pur = val["p_alive"], val["purchases"]
-    _, _, var_y = purchase_moments(transaction_model, np.exp(lp_t), hist, [horizon], second=True)
-    quantities = {"purchases": (pur, grad["purchases"], cov_t, var_y),
+    quantities = {"purchases": (pur, grad["purchases"], cov_t,
+                                purchase_variance(transaction_model, p_t, hist, horizon, pa)),
                   "alive": (pa, grad["p_alive"], cov_t, pa * (1 - pa))}
     z = stats.norm.ppf(0.5 + ci_level / 2)
     cust = {}
 
-    def add(name, v, var, scale):
+    def add(name, v, var, scale, rows=True):
+        """Interval columns of one quantity (``rows``: given per distinct history)."""
         sd = np.sqrt(np.maximum(var, 0.0))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if scale == "log":
@@ -258,40 +262,45 @@ def ltv_intervals(transaction_model, summary: pd.DataFrame, spend_model=None, *,
                 lo = np.where(s > 0, 1 / (1 + np.exp(-(lg - z * s))), v)
                 hi = np.where(s > 0, 1 / (1 + np.exp(-(lg + z * s))), v)
         for suffix, arr in (("", v), ("_low", lo), ("_high", hi)):
-            cust[name + suffix] = arr[hist.inverse]
+            cust[name + suffix] = arr[inv] if rows else arr
 
     add("purchases", pur, _quad(grad["purchases"], cov_t), "log")
     add("p_alive", pa, _quad(grad["p_alive"], cov_t), "logit")
+    ident = np.arange(len(x))
     if with_clv:
-        clv_tx = val["clv_tx"]
+        # per customer from here on (the spend depends on the customer's own mean value)
+        clv_tx, g_tx = val["clv_tx"][inv], grad["clv_tx"][:, inv]
         if spend_model is not None:
             spend_model._check_fitted()
             cov_s = _cov(spend_model)
-            lp_s = np.log(spend_model.params_.to_numpy())
-            sv, sg = _central(lambda p: {"spend": spend_moments(p, hist.x, hist.m)[0]}, lp_s)
+            p_s = spend_model.params_.to_numpy()
+            sv, sg = _central(lambda q: {"spend": spend_moments(q, x, m, False)[0]},
+                              np.log(p_s))
             spend, g_spend = sv["spend"], sg["spend"]
-            ez2 = spend_moments(np.exp(lp_s), hist.x, hist.m)[1]
-            add("spend", spend, _quad(g_spend, cov_s), "log")
+            ez2 = spend_moments(p_s, x, m)[1]
+            emu2 = ez2 * p_s[0] / (p_s[0] + 1)          # E[(p/ν)²] = E[z²] p/(p+1)
+            add("spend", spend, _quad(g_spend, cov_s), "log", rows=False)
         else:
-            spend, g_spend, cov_s = hist.m, np.zeros((0, len(hist))), np.zeros((0, 0))
-            ez2 = hist.m ** 2
+            spend, g_spend, cov_s = m, np.zeros((0, len(x))), np.zeros((0, 0))
+            ez2 = emu2 = m ** 2
         clv = margin * spend * clv_tx
-        g_clv = np.vstack([margin * spend * grad["clv_tx"], margin * clv_tx * g_spend])
-        cov_c = np.block([[cov_t, np.zeros((len(lp_t), len(cov_s)))],
-                          [np.zeros((len(cov_s), len(lp_t))), cov_s]])
-        add("clv", clv, _quad(g_clv, cov_c), "log")
+        g_clv = np.vstack([margin * spend * g_tx, margin * clv_tx * g_spend])
+        k_t, k_s = len(p_t), len(cov_s)
+        cov_c = np.block([[cov_t, np.zeros((k_t, k_s))], [np.zeros((k_s, k_t)), cov_s]])
+        add("clv", clv, _quad(g_clv, cov_c), "log", rows=False)
         # process variance of the horizon's total spend S: E[S²] = E[Y] E[z²] + E[Y(Y-1)] E[μ²]
-        _, cum_m, var_m = purchase_moments(transaction_model, np.exp(lp_t), hist,
-                                           [month_h[-1]], second=True)
-        ey = cum_m[-1]
-        eyy = var_m + ey ** 2 - ey
-        pp = spend_model.params_["p"] if spend_model is not None else np.inf
-        emu2 = ez2 * pp / (pp + 1) if spend_model is not None else ez2
+        ey = (purchase_moments(transaction_model, p_t, hist, [month_h[-1]])[1][0][hist.pair]
+              * pa)[inv]
+        var_y = purchase_variance(transaction_model, p_t, hist, month_h[-1], pa)[inv]
+        eyy = var_y + ey ** 2 - ey
         var_s = np.maximum(ey * ez2 + eyy * emu2 - (ey * spend) ** 2, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             f = np.where(ey * spend > 0, clv / (ey * spend), 0.0)
-        quantities["clv"] = (clv, g_clv, cov_c, f ** 2 * var_s)
-    customers = pd.DataFrame(cust, index=summary.index)
+        quantities["clv"] = (clv, g_clv, cov_c, f ** 2 * var_s, ident)
+    block = np.empty((len(x), len(cust)))
+    for j, v in enumerate(cust.values()):
+        block[:, j] = v
+    customers = pd.DataFrame(block, index=summary.index, columns=list(cust), copy=False)
     parts = {"inverse": hist.inverse, "quantities": quantities}
     return LTVIntervals(customers, parts, ci_level, horizon, int(months), unit,
                         transaction_model._model_name)
