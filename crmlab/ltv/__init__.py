@@ -19,6 +19,8 @@ Examples
 from crmlab.ltv._base import DAYS_PER_MONTH, ConvergenceError
 from crmlab.ltv.bgbb import BetaGeoBetaBinomFitter
 from crmlab.ltv.bgnbd import BetaGeoFitter
+from crmlab.ltv.covariates import (BetaGeoCovariateFitter, GammaGammaCovariateFitter,
+                                   ParetoNBDCovariateFitter)
 from crmlab.ltv.clv import HoldoutCheck, customer_lifetime_value, holdout_check
 from crmlab.ltv.gammagamma import GammaGammaFitter
 from crmlab.ltv.intervals import LTVIntervals, ltv_intervals
@@ -29,5 +31,6 @@ __all__ = [
     "BetaGeoFitter", "ModifiedBetaGeoFitter", "BetaGeoBetaBinomFitter", "ParetoNBDFitter",
     "GammaGammaFitter", "ConvergenceError",
     "customer_lifetime_value", "holdout_check", "HoldoutCheck", "pareto_nbd_loglik_exact",
-    "DAYS_PER_MONTH", "ltv_intervals", "LTVIntervals",
+    "DAYS_PER_MONTH", "ltv_intervals", "LTVIntervals", "BetaGeoCovariateFitter",
+    "ParetoNBDCovariateFitter", "GammaGammaCovariateFitter",
 ]
