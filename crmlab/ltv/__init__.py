@@ -1,5 +1,5 @@
 """Customer-base models: BG/NBD, MBG/NBD, Pareto/NBD, BG/BB and Gamma-Gamma by maximum
-likelihood, and CLV.
+likelihood (also with covariates), CLV with intervals, and model checks.
 
 The models take the per-customer summary of :func:`crmlab.summaries.rfm_summary` (``frequency``
 = repeat purchases, ``recency``, ``T``, ``monetary_value``) and use the vocabulary of lifetimes
@@ -19,9 +19,10 @@ Examples
 from crmlab.ltv._base import DAYS_PER_MONTH, ConvergenceError
 from crmlab.ltv.bgbb import BetaGeoBetaBinomFitter
 from crmlab.ltv.bgnbd import BetaGeoFitter
+from crmlab.ltv.checks import Tracking, p_alive_caption, p_alive_matrix, tracking
+from crmlab.ltv.clv import HoldoutCheck, customer_lifetime_value, holdout_check
 from crmlab.ltv.covariates import (BetaGeoCovariateFitter, GammaGammaCovariateFitter,
                                    ParetoNBDCovariateFitter)
-from crmlab.ltv.clv import HoldoutCheck, customer_lifetime_value, holdout_check
 from crmlab.ltv.gammagamma import GammaGammaFitter
 from crmlab.ltv.intervals import LTVIntervals, ltv_intervals
 from crmlab.ltv.mbgnbd import ModifiedBetaGeoFitter
@@ -32,5 +33,6 @@ __all__ = [
     "GammaGammaFitter", "ConvergenceError",
     "customer_lifetime_value", "holdout_check", "HoldoutCheck", "pareto_nbd_loglik_exact",
     "DAYS_PER_MONTH", "ltv_intervals", "LTVIntervals", "BetaGeoCovariateFitter",
-    "ParetoNBDCovariateFitter", "GammaGammaCovariateFitter",
+    "ParetoNBDCovariateFitter", "GammaGammaCovariateFitter", "tracking", "Tracking",
+    "p_alive_matrix", "p_alive_caption",
 ]
