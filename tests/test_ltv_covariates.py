@@ -171,3 +171,15 @@ def test_bad_covariates(cdnow_cal):
     with pytest.raises(ValueError, match="bin them|into bins"):
         ParetoNBDCovariateFitter().fit(cdnow_cal, covariates=pd.DataFrame(
             {"u": np.random.default_rng(0).standard_normal(n)}))
+
+
+def test_newton_on_patterns_equals_lbfgsb_customer_by_customer():
+    x, tx, T, cov = _sim_bg(3000, np.random.default_rng(77))
+    grouped = BetaGeoCovariateFitter().fit(x, tx, T, covariates=cov)
+    assert grouped.optimizer_result_.message == "Newton's method"
+    rows = BetaGeoCovariateFitter(max_patterns=1).fit(x, tx, T, covariates=cov)
+    assert rows.n_patterns_ == 6 and rows._mode == "rows"
+    np.testing.assert_allclose(grouped.theta_, rows.theta_, atol=2e-5)
+    assert grouped.log_likelihood_ == pytest.approx(rows.log_likelihood_, abs=1e-6)
+    # exact Hessian vs central differences of the gradient
+    np.testing.assert_allclose(grouped.summary.se, rows.summary.se, rtol=1e-4)

@@ -14,7 +14,8 @@ spend coefficient raises the expected spend per purchase p v_i/(q − 1) by exp(
 
 The likelihood is the covariate-free model's with per-customer parameters, maximised over
 (log r, log α₀, ..., γ) with its exact gradient (chain rule through the model's own exact
-gradient). When the covariates take few distinct values (categories, dummies: at most
+gradient; Newton's method with the exact Hessian for BG/NBD on grouped covariates). When the
+covariates take few distinct values (categories, dummies: at most
 ``max_patterns``) customers are grouped by covariate pattern and each group is evaluated by the
 covariate-free model's own machinery (distinct histories, knot tables, ...): exact and fast on
 millions of customers. Otherwise (continuous covariates) BG/NBD and Gamma-Gamma are evaluated
@@ -164,6 +165,59 @@ class _CovariateModel:
             ll, glog = float(w @ ll_i), g_i * p * w
         return ll, self._chain(glog)
 
+    def _jacobian(self, g: int) -> np.ndarray:
+        """d(log base parameters of pattern g) / dθ: the links are linear in θ."""
+        k = len(self._base_cls._param_names)
+        ncov = sum(X.shape[1] for X in self._Xr.values())
+        J = np.zeros((k, k + ncov))
+        J[:, :k] = np.eye(k)
+        off = k
+        for proc, X in self._Xr.items():
+            for idx, sign in self._links[proc]:
+                J[idx, off:off + X.shape[1]] = sign * X[g]
+            off += X.shape[1]
+        return J
+
+    def _loglik_grad_hess(self, theta):
+        """Log-likelihood, gradient and exact Hessian in θ (grouped data, and a base model with
+        an exact Hessian): H = Σ_g J_gᵀ H_g J_g, the links being linear in θ."""
+        logs = self._param_logs(theta)
+        m = len(theta)
+        ll, G, H = 0.0, np.zeros(m), np.zeros((m, m))
+        for g, (data, w) in enumerate(self._groups):
+            lg, gg, hg = self._base._loglik_grad_hess(logs[:, g], data, w)
+            J = self._jacobian(g)
+            ll, G, H = ll + lg, G + J.T @ gg, H + J.T @ hg @ J
+        return ll, G, H
+
+    def _newton(self, x0, n):
+        """Newton's method with a backtracking line search (None when it cannot progress)."""
+        from crmlab.ltv._base import _descent_step
+
+        x = np.asarray(x0, float)
+        with np.errstate(all="ignore"):
+            ll, g, h = self._loglik_grad_hess(x)
+            for it in range(1, 100):
+                if not (np.isfinite(ll) and np.all(np.isfinite(h))):
+                    return None
+                step = _descent_step(-g / n, -h / n)
+                t = 1.0
+                while True:
+                    cand = self._loglik_grad_hess(x + t * step)
+                    if np.isfinite(cand[0]) and cand[0] >= ll + 1e-4 * t * (g @ step) \
+                            - 1e-13 * abs(ll):
+                        break
+                    t *= 0.5
+                    if t < 1e-8:
+                        return None
+                x = x + t * step
+                ll, g, h = cand
+                if (t == 1.0 and np.max(np.abs(step)) < 1e-7) or np.max(np.abs(g)) / n <= self.tol:
+                    return optimize.OptimizeResult(x=x, fun=-ll / n, jac=-g / n, nit=it,
+                                                   success=True, message="Newton's method",
+                                                   hess=h)
+        return None
+
     # -- fitting --------------------------------------------------------------------------------
     def _fit(self, cols, weights, start_model) -> None:
         self._setup(cols, weights)
@@ -178,10 +232,13 @@ class _CovariateModel:
             return -ll / n, -g / n
 
         bounds = [(-25.0, 25.0)] * k + [(-50.0, 50.0)] * ncov
-        with np.errstate(all="ignore"):
-            res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                    options=dict(maxiter=self.maxiter, ftol=self.tol * 1e-3,
-                                                 gtol=self.tol, maxcor=30))
+        exact = self._mode == "patterns" and self._base._loglik_grad_hess is not None
+        res = self._newton(x0, n) if exact else None
+        if res is None:
+            with np.errstate(all="ignore"):
+                res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                        options=dict(maxiter=self.maxiter, ftol=self.tol * 1e-3,
+                                                     gtol=self.tol, maxcor=30))
         gmax = float(np.max(np.abs(res.jac))) if np.all(np.isfinite(res.jac)) else np.inf
         if not np.isfinite(res.fun) or (not res.success and gmax > 1e-5):
             raise ConvergenceError(f"{self._model_name} with covariates did not converge after "
@@ -192,10 +249,10 @@ class _CovariateModel:
         self.theta_ = res.x
         self.log_likelihood_ = -res.fun * n
         self.n_customers_ = int(round(n))
-        # Hessian by central differences of the exact gradient
+        # the exact Hessian, or central differences of the exact gradient
         m = len(res.x)
-        h = np.empty((m, m))
-        for j in range(m):
+        h = self._loglik_grad_hess(res.x)[2] if exact else np.empty((m, m))
+        for j in range(0 if exact else m):
             e = np.zeros(m)
             e[j] = 1e-5 * max(1.0, abs(res.x[j]))
             h[:, j] = (self._loglik_grad(res.x + e)[1] - self._loglik_grad(res.x - e)[1]) / (2 * e[j])
