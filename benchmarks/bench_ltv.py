@@ -1,5 +1,6 @@
-"""Customer-base benchmarks: ``rfm_summary``, the calibration/holdout split and the BG/NBD and
-Pareto/NBD maximum-likelihood fits.
+"""Customer-base benchmarks: ``rfm_summary``, the calibration/holdout split, the BG/NBD and
+Pareto/NBD maximum-likelihood fits, intervals of purchases, P(alive) and CLV, and the fits with
+covariates.
 
 Targets (reference machine): ``rfm_summary`` on 10M orders / 1M customers ≤ 3 s; each fit on
 1M customers ≤ 2 s. The harness (benchmarks/run.py) calls these functions in fresh processes;
@@ -96,6 +97,66 @@ def bench_fit_paretonbd(summary=None, orders_dir: str | None = None,
     return _fit(ParetoNBDFitter, summary if summary is not None else _summary(orders_dir, summary_path))
 
 
+def _load(summary, orders_dir, summary_path) -> pd.DataFrame:
+    if isinstance(summary, (str, Path)):
+        return pd.read_parquet(summary)
+    return summary if summary is not None else _summary(orders_dir, summary_path)
+
+
+def bench_intervals(summary=None, orders_dir: str | None = None, summary_path: str | None = None,
+                    model: str = "bgnbd") -> dict:
+    """Seconds for ``ltv_intervals`` (every customer's intervals for expected purchases,
+    P(alive), spend and 12-month CLV, with the Gamma-Gamma spend model) plus the aggregate by 8
+    frequency groups, on a per-customer summary (days). The fits are not timed."""
+    import numpy as np
+
+    from crmlab.ltv import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, ltv_intervals
+
+    s = _load(summary, orders_dir, summary_path)
+    s.attrs.update(time_unit="D", time_scaler=1.0)
+    tm = {"bgnbd": BetaGeoFitter, "paretonbd": ParetoNBDFitter}[model]().fit(s)
+    gg = GammaGammaFitter().fit(s)
+    groups = np.minimum(s["frequency"].to_numpy(), 7).astype(int)
+    t0 = time.perf_counter()
+    iv = ltv_intervals(tm, s, gg, months=12, ci_level=0.9)
+    agg = iv.aggregate(by=groups)
+    seconds = time.perf_counter() - t0
+    whole = iv.aggregate().iloc[0]
+    return {"seconds": seconds, "n": int(len(s)), "groups": int(len(agg)),
+            "clv_total": float(whole.clv), "clv_pi": [float(whole.clv_pi_low),
+                                                      float(whole.clv_pi_high)]}
+
+
+def bench_fit_covariates(summary=None, orders_dir: str | None = None,
+                         summary_path: str | None = None, model: str = "bgnbd") -> dict:
+    """Seconds for the fit with three covariates (a channel dummy and a three-level region: six
+    patterns, drawn with a fixed seed) in both processes, next to the covariate-free fit of the
+    same data (both timed, standard errors included). No Python library fits these models
+    with covariates by exact maximum likelihood, so there is no peer to compare with."""
+    import numpy as np
+
+    from crmlab.ltv import (BetaGeoCovariateFitter, BetaGeoFitter, ParetoNBDCovariateFitter,
+                            ParetoNBDFitter)
+
+    s = _load(summary, orders_dir, summary_path)
+    base_cls, cov_cls = {"bgnbd": (BetaGeoFitter, BetaGeoCovariateFitter),
+                         "paretonbd": (ParetoNBDFitter, ParetoNBDCovariateFitter)}[model]
+    rng = np.random.default_rng(0)
+    region = rng.integers(0, 3, len(s))
+    cov = pd.DataFrame({"web": rng.integers(0, 2, len(s)).astype(float),
+                        "north": (region == 1).astype(float), "south": (region == 2).astype(float)})
+    x, tx, t = s["frequency"], s["recency"], s["T"]
+    t0 = time.perf_counter()
+    base = base_cls().fit(x, tx, t)
+    t1 = time.perf_counter()
+    fit = cov_cls().fit(x, tx, t, covariates=cov)
+    t2 = time.perf_counter()
+    return {"seconds": t2 - t1, "covariate_free_seconds": t1 - t0, "n": int(len(s)),
+            "patterns": int(fit.n_patterns_),
+            "log_likelihood_gain": float(fit.log_likelihood_ - base.log_likelihood_),
+            "coefficients": {k: float(v) for k, v in fit.coefficients_.items()}}
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import data
@@ -107,4 +168,12 @@ if __name__ == "__main__":
         "calibration_split": bench_calibration_split(orders_dir),
         "fit_bgnbd": bench_fit_bgnbd(orders_dir=orders_dir, summary_path=summary_path),
         "fit_paretonbd": bench_fit_paretonbd(orders_dir=orders_dir, summary_path=summary_path),
+        "intervals_bgnbd": bench_intervals(orders_dir=orders_dir, summary_path=summary_path),
+        "intervals_paretonbd": bench_intervals(orders_dir=orders_dir, summary_path=summary_path,
+                                               model="paretonbd"),
+        "fit_bgnbd_covariates": bench_fit_covariates(orders_dir=orders_dir,
+                                                     summary_path=summary_path),
+        "fit_paretonbd_covariates": bench_fit_covariates(orders_dir=orders_dir,
+                                                         summary_path=summary_path,
+                                                         model="paretonbd"),
     }, indent=1))

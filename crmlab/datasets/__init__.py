@@ -2,6 +2,7 @@
 
 - :func:`load_cdnow` — CDNOW online music retailer purchases (Fader, Hardie & Lee 2005).
 - :func:`load_hillstrom` — Kevin Hillstrom's MineThatData e-mail campaign (2008).
+- :func:`load_donations` — the donations summary of Fader, Hardie & Shang (2010), BG/BB data.
 - :func:`demo_data` — the simulated demo shop (:mod:`crmlab.data.simulate`), cached on disk.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load_cdnow", "load_hillstrom", "demo_data", "demo_data_dir"]
+__all__ = ["load_cdnow", "load_hillstrom", "load_donations", "demo_data", "demo_data_dir"]
 
 #: Size of the demo shop when neither the argument nor ``CRMLAB_DEMO_CUSTOMERS`` says otherwise.
 DEMO_CUSTOMERS = 50_000
@@ -67,6 +68,26 @@ def load_cdnow(sample: bool = False) -> pd.DataFrame:
     if sample:
         out["sample_id"] = raw["sample_id"].astype("int64")
     return out
+
+
+def load_donations() -> pd.DataFrame:
+    """The 1995 cohort of first-time supporters of a US non-profit (11,104 donors) by
+    repeat-donation pattern over the next six annual opportunities: the data of Fader, Hardie &
+    Shang (2010), "Customer-Base Analysis in a Discrete-Time Noncontractual Setting" (Marketing
+    Science), where the BG/BB model is introduced.
+
+    Returns
+    -------
+    DataFrame of 22 rows: ``frequency`` (repeat donations), ``recency`` (year of the last one,
+    0 without any), ``periods`` (6 opportunities) and ``weights`` (donors with that pattern).
+
+    Examples
+    --------
+    >>> d = load_donations()
+    >>> int(d.weights.sum()), len(d)
+    (11104, 22)
+    """
+    return pd.read_csv(_path("donations_summary.csv.gz"), compression="gzip").astype("int64")
 
 
 def load_hillstrom() -> pd.DataFrame:

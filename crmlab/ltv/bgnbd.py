@@ -28,10 +28,11 @@ class _Histories:
     are stored grouped by frequency so that sums per frequency are segment sums.
     """
 
-    def __init__(self, x, tx, t, indices=None):
+    def __init__(self, x, tx, t, indices=None, all_rows: bool = False):
         (self.ux, self.ix), (self.utx, itx), (self.ut, self.it) = \
             indices if indices is not None else (value_index(c) for c in (x, tx, t))
-        rep = np.flatnonzero(x > 0)
+        # BG/NBD: only repeat customers have the softplus term; MBG/NBD: every customer
+        rep = np.arange(len(x)) if all_rows else np.flatnonzero(x > 0)
         code = self.ix[rep]
         # a stable sort of small integer codes is a radix sort
         order = np.argsort(code.astype(np.uint16) if len(self.ux) < 2 ** 16 else code,
@@ -71,8 +72,11 @@ class _Histories:
         self._w = w
 
 
-def _bgnbd_loglik(p, h: _Histories, w, hessian: bool):
+def _bgnbd_loglik(p, h: _Histories, w, hessian: bool, shift: int = 0):
     """Weighted BG/NBD log-likelihood, gradient and (optionally) Hessian in (r, α, a, b).
+
+    ``shift=1`` gives the MBG/NBD likelihood (Batislam et al. 2007): B(a, b + x + 1) in A(x),
+    b + x in z, and the softplus term for every customer (``h`` built with ``all_rows``).
 
     With σ = sigmoid(z) and ∇z = (D, (r + x) E, 1/a, −1/(b + x − 1)), D = log(α+T) − log(α+t_x),
     E = 1/(α+T) − 1/(α+t_x), the softplus term contributes Σ w σ ∇z to the gradient and
@@ -83,21 +87,22 @@ def _bgnbd_loglik(p, h: _Histories, w, hessian: bool):
     h.weigh(w)
     n, ux, w_x = h.n, h.ux, h.w_x
     # terms in x alone (per distinct frequency)
-    ll = _dot(w_x, gammaln(r + ux) + betaln(a, b + ux)) + n * (
+    bx = ux + shift
+    ll = _dot(w_x, gammaln(r + ux) + betaln(a, b + bx)) + n * (
         r * np.log(alpha) - gammaln(r) - betaln(a, b))
-    dab = digamma(a + b) - digamma(a + b + ux)
+    dab = digamma(a + b) - digamma(a + b + bx)
     g = np.array([_dot(w_x, digamma(r + ux)) + n * (np.log(alpha) - digamma(r)),
                   n * r / alpha,
                   _dot(w_x, dab),
-                  _dot(w_x, digamma(b + ux) + dab) - n * digamma(b)])
+                  _dot(w_x, digamma(b + bx) + dab) - n * digamma(b)])
     H = np.zeros((4, 4))
     if hessian:
-        tab = _dot(w_x, polygamma(1, a + b) - polygamma(1, a + b + ux))
+        tab = _dot(w_x, polygamma(1, a + b) - polygamma(1, a + b + bx))
         H[0, 0] = _dot(w_x, polygamma(1, r + ux)) - n * polygamma(1, r)
         H[0, 1] = n / alpha
         H[1, 1] = -n * r / alpha ** 2
         H[2, 2] = H[2, 3] = tab
-        H[3, 3] = _dot(w_x, polygamma(1, b + ux)) - n * polygamma(1, b) + tab
+        H[3, 3] = _dot(w_x, polygamma(1, b + bx)) - n * polygamma(1, b) + tab
     # −(r + x) log(α + T), per distinct T
     lt, qt = np.log(alpha + h.ut), 1.0 / (alpha + h.ut)
     c_t = r * h.w_t + h.wx_t
@@ -108,12 +113,12 @@ def _bgnbd_loglik(p, h: _Histories, w, hessian: bool):
         H[0, 1] -= _dot(h.w_t, qt)
         H[1, 1] += _dot(c_t, qt * qt)
     if len(h.rep):
-        ll, g, H = _add_softplus_term(p, h, lt, qt, ll, g, H, hessian)
+        ll, g, H = _add_softplus_term(p, h, lt, qt, ll, g, H, hessian, shift)
     H = np.triu(H) + np.triu(H, 1).T
     return ll, g, H
 
 
-def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool):
+def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool, shift: int = 0):
     """Add Σ w softplus(z) over the repeat customers and its derivatives (see _bgnbd_loglik).
 
     softplus(z) = log(1 + exp(z)) and 1 − σ(z) = 1 / (1 + exp(z)): one exponential and one
@@ -124,7 +129,7 @@ def _add_softplus_term(p, h: _Histories, lt, qt, ll, g, H, hessian: bool):
     r, alpha, a, b = p
     wr, seg_x, starts = h.w_rep, h.seg_x, h.starts
     ltx, qtx = np.log(alpha + h.utx), 1.0 / (alpha + h.utx)
-    v = 1.0 / (b + seg_x - 1)
+    v = 1.0 / (b + seg_x - 1 + shift)
     # take(..., mode="clip") writes into `out` directly (the default mode buffers it)
     d, qt_r, qtx_r, e, e_r, u, y, ws, se = h.work()
     lt.take(h.it_rep, out=d, mode="clip")
@@ -203,6 +208,8 @@ class BetaGeoFitter(BaseFitter):
 
     _param_names = ("r", "alpha", "a", "b")
     _model_name = "BG/NBD"
+    #: 0: BG/NBD; 1: MBG/NBD (see :func:`_bgnbd_loglik`)
+    _shift = 0
 
     def fit(self, frequency, recency=None, T=None, weights=None, unit_days: float | None = None):
         """Fit on per-customer ``frequency`` (repeat purchases), ``recency`` and ``T``.
@@ -222,7 +229,7 @@ class BetaGeoFitter(BaseFitter):
         """The columns and their :class:`_Histories` (``indices``: the columns' value indices,
         when already known)."""
         x, tx, t = (np.asarray(c, dtype=float) for c in cols)
-        return (x, tx, t, _Histories(x, tx, t, indices))
+        return (x, tx, t, _Histories(x, tx, t, indices, all_rows=self._shift > 0))
 
     def _start(self, data, w):
         x, tx, t = data[:3]
@@ -235,13 +242,13 @@ class BetaGeoFitter(BaseFitter):
         Equal to summing :meth:`_loglik_rows`; see :func:`_bgnbd_loglik` for how it is organised.
         """
         p = np.exp(logp)
-        ll, g, _ = _bgnbd_loglik(p, self._layout(data), w, hessian=False)
+        ll, g, _ = _bgnbd_loglik(p, self._layout(data), w, hessian=False, shift=self._shift)
         return ll, g * p
 
     def _loglik_grad_hess(self, logp, data, w):
         """Log-likelihood, gradient and exact Hessian with respect to the log-parameters."""
         p = np.exp(logp)
-        ll, g, h = _bgnbd_loglik(p, self._layout(data), w, hessian=True)
+        ll, g, h = _bgnbd_loglik(p, self._layout(data), w, hessian=True, shift=self._shift)
         return ll, g * p, h * np.outer(p, p) + np.diag(g * p)
 
     def _layout(self, data) -> _Histories:

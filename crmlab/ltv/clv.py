@@ -112,6 +112,7 @@ class HoldoutCheck:
                 f"{self.mae:.3f} purchases.")
 
     summary = reading
+    caption = reading
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
