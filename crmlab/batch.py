@@ -4,7 +4,7 @@ last good outputs kept when a rerun fails.
 Used by :func:`crmlab.runner.run`; the guarantees are stated in ``docs/cli.md``.
 
 * **Workers die with the batch.** Each campaign runs in a fresh worker process
-  (``python -m crmlab._worker``) in its own process group; on Linux the worker asks the kernel to
+  (:func:`worker_main`) in its own process group; on Linux the worker asks the kernel to
   SIGKILL it when the batch process dies (``prctl(PR_SET_PDEATHSIG)``), and the worker starts
   its Jupyter kernel through the same request (:func:`kernel_manager_class`), so ``kill -9`` of
   the batch leaves nothing running and nothing queued starts.
@@ -345,9 +345,6 @@ class _Supervisor:
         self.started: dict[str, float] = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="crmlab-run-"))
         self.env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [package_root] + [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p])
         # temporary files of workers and kernels (e.g. kernel connection files) live, and are
         # removed, with the batch's own temporary folder
         (self.workdir / "tmp").mkdir()
@@ -374,8 +371,8 @@ class _Supervisor:
         try:
             with open(stderr, "wb") as err:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "crmlab._worker", str(job_file), str(summary),
-                     str(os.getpid())],
+                    [sys.executable, "-c", _WORKER_BOOT, json.dumps(sys.path), str(job_file),
+                     str(summary), str(os.getpid())],
                     stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=self.env,
                     process_group=0, close_fds=True)
             self.started.setdefault(job.campaign_id, time.perf_counter())
@@ -510,8 +507,13 @@ def supervise(jobs: Iterable[Any], max_workers: int, done: Callable[[dict], None
 
 # --------------------------------------------------------------------------- the worker
 
+# A worker imports crmlab from the batch's own import path (as multiprocessing's spawn does).
+_WORKER_BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+                "from crmlab.batch import worker_main; sys.exit(worker_main(sys.argv[2:]))")
+
+
 def worker_main(argv: list[str]) -> int:
-    """Entry of ``python -m crmlab._worker JOB_JSON SUMMARY_JSON PARENT_PID``."""
+    """A worker: ``JOB_JSON SUMMARY_JSON PARENT_PID`` -> runs the job, writes its summary."""
     job_file, summary_file, parent = argv
     if not die_with_parent(int(parent)):
         return 3                      # the batch is already gone: start nothing

@@ -5,7 +5,8 @@ SIGTERM, folders that cannot be written, two runs into one ``--out``, and a reru
 after a good one. The report notebook is a small stand-in that follows the campaign notebook's
 parameter contract; each campaign's behaviour is set by an environment variable
 ``FAULT_<CAMPAIGN_ID>`` (``sleep:S``, ``raise``, ``kill-worker``, ``kill-worker-once``), and
-every start is recorded in ``$FAULT_MARKS/<campaign_id>.started`` as "kernel pid, worker pid".
+every start is recorded in ``$FAULT_MARKS/<campaign_id>.started`` as "kernel pid, worker pid,
+the kernel's parent-death signal".
 Processes of one CLI run are found through a token in their environment.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ FIXED_CODE = {"crmlab_version": "0.0.test", "git_commit": "f" * 40, "git_dirty":
               "source_hash": "0" * 64}
 
 STANDIN = r'''
-import json, os, signal, time
+import ctypes, json, os, signal, time
 from crmlab.experiments import load_spec
 
 spec = load_spec(spec_path)
@@ -40,8 +41,10 @@ cid = spec.campaign_id
 attempt = 0
 marks = os.environ.get("FAULT_MARKS")
 if marks:
+    deathsig = ctypes.c_int(0)                  # prctl(PR_GET_PDEATHSIG): 9 = SIGKILL
+    ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)
     with open(os.path.join(marks, cid + ".started"), "a") as fh:
-        fh.write(f"{os.getpid()} {os.getppid()}\n")
+        fh.write(f"{os.getpid()} {os.getppid()} {deathsig.value}\n")
     with open(os.path.join(marks, cid + ".started")) as fh:
         attempt = len(fh.readlines())
 behaviour = os.environ.get("FAULT_" + cid.upper(), "")
@@ -116,10 +119,16 @@ def specs(directory: Path, *campaign_ids: str) -> Path:
 
 
 def starts(marks: Path, cid: str) -> list[tuple[int, int]]:
+    """(kernel pid, worker pid) of each start of a campaign's notebook."""
     path = marks / f"{cid}.started"
     if not path.exists():
         return []
-    return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
+    return [tuple(map(int, line.split()[:2])) for line in path.read_text().splitlines()]
+
+
+def kernel_death_signals(marks: Path, cid: str) -> list[int]:
+    path = marks / f"{cid}.started"
+    return [int(line.split()[2]) for line in path.read_text().splitlines()]
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
@@ -207,6 +216,23 @@ def test_a_killed_worker_fails_only_its_campaign_after_one_retry(tmp_path, tiny_
 
 # --------------------------------------------------------------------------- kill -9, Ctrl-C
 
+def test_kernels_are_started_to_die_with_their_worker():
+    from crmlab import batch
+
+    km = batch.kernel_manager_class()(kernel_name="crmlab")
+    km.connection_file = "/tmp/kernel-test.json"
+    cmd = km.format_kernel_cmd()
+    assert cmd[:2] == [sys.executable, "-c"] and "prctl(1, 9" in cmd[2]
+    assert cmd[3] == str(os.getpid()) and "ipykernel_launcher" in " ".join(cmd[4:])
+    # a launcher whose parent is already gone starts nothing
+    res = subprocess.run([sys.executable, "-c", cmd[2], "1", "echo", "started"],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and res.stdout == ""
+    res = subprocess.run([sys.executable, "-c", cmd[2], str(os.getpid()), "echo", "started"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == "started\n"
+
+
 def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path, tiny_data,
                                                                        standin, marks):
     exp = specs(tmp_path / "exp", "slow_a", "z_queued")
@@ -219,6 +245,7 @@ def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path,
         wait_for(lambda: starts(marks, "slow_a"), 60, "slow_a to start")
         kernel, worker = starts(marks, "slow_a")[0]
         assert alive(kernel) and alive(worker)
+        assert kernel_death_signals(marks, "slow_a") == [signal.SIGKILL]
         proc.kill()                                             # kill -9 crmlab run
         proc.wait()
         wait_for(lambda: not processes_with(token) and not alive(kernel) and not alive(worker),
