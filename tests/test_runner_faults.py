@@ -493,3 +493,42 @@ def test_report_marks_a_report_whose_data_or_spec_changed(tmp_path, tiny_data, s
     [r] = runner.render_reports(out)
     assert r["status"] == "failed" and "different runs" in r["error"]
     assert (out / "drift_a/report.html").stat().st_mtime_ns == html
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_the_lock_makes_a_second_holder_wait(tmp_path, monkeypatch, writable):
+    """Two holders of one folder's lock take turns (same process, separate open files)."""
+    import threading
+
+    from crmlab import batch
+
+    if not writable:                       # the folder cannot take the lock file: lock the folder
+        real_open = os.open
+
+        def no_lock_file(path, flags, *args):
+            if str(path).endswith(batch.LOCK_NAME):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(batch.os, "open", no_lock_file)
+    said, order = [], []
+    first = batch.OutLock(tmp_path, what="crmlab run")
+    first.__enter__()
+
+    def second():
+        with batch.OutLock(tmp_path, what="crmlab report", notify=said.append):
+            order.append("second")
+
+    t = threading.Thread(target=second)
+    t.start()
+    wait_for(lambda: said, 10, "the second holder to say it waits")
+    time.sleep(0.2)
+    assert order == [] and t.is_alive()
+    assert "is in use by another crmlab process" in said[0] and "waiting" in said[0]
+    if writable:
+        assert f"pid {os.getpid()}: crmlab run" in said[0]
+    order.append("first")
+    first.__exit__(None, None, None)
+    t.join(10)
+    assert order == ["first", "second"]
+    assert (tmp_path / batch.LOCK_NAME).exists() == writable
