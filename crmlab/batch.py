@@ -457,7 +457,8 @@ class _Supervisor:
 
     def stop(self) -> None:
         """Kill every running worker (its kernel follows) and remove their temporary files."""
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # a second Ctrl-C (or SIGTERM) waits until the cleanup is done
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self.pending.clear()
             for pid in list(self.running):
@@ -472,7 +473,7 @@ class _Supervisor:
                 remove_temporary_files(Path(w.job.out_dir), pid)
             self.running.clear()
         finally:
-            signal.signal(signal.SIGINT, old)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _kill_group(pgid: int) -> None:

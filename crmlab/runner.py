@@ -582,6 +582,8 @@ def _plan(experiments_dir, data, out: Path, only, report_lang, notebook: Path, k
                     try:
                         fingerprints[data_dir] = (data_fingerprint(data_dir), None)
                     except Exception as exc:  # noqa: BLE001 - bad data fails the campaign only
+                        if type(exc).__name__ == "InterruptException":   # DuckDB's Ctrl-C
+                            raise KeyboardInterrupt from exc
                         fingerprints[data_dir] = (None, f"bad data: {data_dir}: "
                                                         f"{type(exc).__name__}: {exc}")
                 fp, error = fingerprints[data_dir]
