@@ -384,13 +384,18 @@ class _Supervisor:
         """Workers that exited; their process groups are killed before they are reaped."""
         out = []
         for pid, w in list(self.running.items()):
-            try:
-                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                info = True
-            if info is None:
+            if hasattr(os, "waitid"):
+                try:
+                    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                except ChildProcessError:
+                    info = True
+                if info is None:
+                    continue
+                _kill_group(pid)      # anything the worker left in its group (pid not reused yet)
+            elif w.proc.poll() is None:   # pragma: no cover - systems without waitid (macOS)
                 continue
-            _kill_group(pid)          # anything the worker left in its group (pid not reused yet)
+            else:  # pragma: no cover
+                _kill_group(pid)
             w.proc.wait()
             del self.running[pid]
             out.append(w)
