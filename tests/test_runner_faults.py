@@ -402,7 +402,7 @@ GOOD_FILES = ("results.json", "report.html", "report.ipynb", "run.log")
 
 
 def test_a_failed_rerun_keeps_the_last_good_outputs(tmp_path, tiny_data, standin, marks,
-                                                    monkeypatch):
+                                                    monkeypatch, capsys):
     import shutil
 
     data = tmp_path / "data"
@@ -433,9 +433,15 @@ def test_a_failed_rerun_keeps_the_last_good_outputs(tmp_path, tiny_data, standin
     index = (out / "index.html").read_text()
     assert "ship" in index and "latest run failed:" in index
     assert "deliberate failure of keep_a" in index
-    [rendered] = runner.render_reports(out)
-    assert rendered["status"] == "stale"
-    assert "latest run failed at" in rendered["error"] and good_finished in rendered["error"]
+    assert "최근 실행 실패:" in runner.build_index(out, lang="ko").read_text()
+    [listed] = runner.list_campaigns(exp, out)
+    assert listed["status"] == "ok" and "deliberate failure" in listed["latest_failure"]
+    from crmlab.cli import main
+
+    assert main(["report", "--out", str(out)]) == 1          # never "ok" for a stale report
+    printed = capsys.readouterr().out
+    assert "keep_a: stale — latest run failed at" in printed and good_finished in printed
+    assert str(folder / "last_failure.log") in printed
 
     # 2. the data break the contract on rerun: failed before execution, good files kept
     monkeypatch.delenv("FAULT_KEEP_A")
