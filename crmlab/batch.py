@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["OutLock", "supervise", "die_with_parent", "kernel_manager_class",
            "commit_success", "commit_failure", "read_last_failure", "has_good_record",
+           "same_run", "report_currency",
            "remove_temporary_files", "LOCK_NAME", "LAST_FAILURE", "LAST_FAILURE_LOG",
            "LAST_FAILURE_NOTEBOOK", "RETRIES"]
 
@@ -546,6 +547,26 @@ def _notebook_parameters(path: Path) -> dict:
     return params if isinstance(params, dict) else {}
 
 
+def same_run(folder: str | Path, results: dict | None = None) -> bool:
+    """Whether ``report.ipynb`` and ``results.json`` of a campaign come from the same run.
+
+    Compares the run key and start time the notebook was given (papermill's recorded
+    ``provenance_json``) with those in ``results.json``; a notebook without them passes.
+    """
+    folder = Path(folder)
+    results = results if results is not None else (_read_json(folder / "results.json") or {})
+    prov = results.get("provenance") or {}
+    params = _notebook_parameters(folder / "report.ipynb")
+    try:
+        nb_prov = json.loads(params.get("provenance_json") or "{}")
+    except ValueError:
+        nb_prov = {}
+    if not isinstance(nb_prov, dict):
+        return True
+    return all(nb_prov.get(key) == prov.get(key) for key in ("run_key", "started_at")
+               if key in nb_prov)
+
+
 def report_currency(folder: str | Path, fingerprints: dict | None = None) -> tuple[str, str | None]:
     """Whether a campaign's report still describes its current inputs.
 
@@ -563,14 +584,9 @@ def report_currency(folder: str | Path, fingerprints: dict | None = None) -> tup
         return "failed", f"no readable results.json in {folder}; rerun `crmlab run`"
     prov = results.get("provenance") or {}
     params = _notebook_parameters(folder / "report.ipynb")
-    try:
-        nb_prov = json.loads(params.get("provenance_json") or "{}")
-    except ValueError:
-        nb_prov = {}
-    for key in ("run_key", "started_at"):
-        if key in nb_prov and nb_prov.get(key) != prov.get(key):
-            return "failed", ("report.ipynb and results.json come from different runs; rerun "
-                              f"`crmlab run --only {folder.name} --force`")
+    if not same_run(folder, results):
+        return "failed", ("report.ipynb and results.json come from different runs; rerun "
+                          f"`crmlab run --only {folder.name}`")
     made = prov.get("finished_at") or "an earlier run"
     failure = read_last_failure(folder)
     if failure is not None:

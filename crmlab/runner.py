@@ -532,6 +532,10 @@ def _is_unchanged(out_dir: Path, run_key: str) -> bool:
         return False
     if (out_dir / "last_failure.json").exists():      # the latest run failed: rerun it
         return False
+    from crmlab.batch import same_run
+
+    if not same_run(out_dir, prev):                   # a run killed while moving its files
+        return False
     if not (out_dir / "report.html").is_file() or not (out_dir / "report.ipynb").is_file():
         return False
     return (prev.get("provenance") or {}).get("run_key") == run_key

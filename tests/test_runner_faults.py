@@ -493,12 +493,15 @@ def test_report_marks_a_report_whose_data_or_spec_changed(tmp_path, tiny_data, s
     # report.ipynb of another run than results.json: refused, not rendered
     write_tables(tiny_tables(), data)
     saved = json.loads((out / "drift_a/results.json").read_text())
+    key = saved["provenance"]["run_key"]
+    assert runner._is_unchanged(out / "drift_a", key)
     saved["provenance"]["started_at"] = "2000-01-01T00:00:00+00:00"
     (out / "drift_a/results.json").write_text(json.dumps(saved))
     html = (out / "drift_a/report.html").stat().st_mtime_ns
     [r] = runner.render_reports(out)
     assert r["status"] == "failed" and "different runs" in r["error"]
     assert (out / "drift_a/report.html").stat().st_mtime_ns == html
+    assert not runner._is_unchanged(out / "drift_a", key)      # a rerun does not skip it
 
 
 @pytest.mark.parametrize("writable", [True, False])
