@@ -177,9 +177,12 @@ def hidden_files(out: Path) -> list[str]:
 
 def cli(args: list[str], token: str, marks: Path, faults: dict[str, str],
         **popen) -> subprocess.Popen:
-    """``crmlab`` in a child process of its own (a new session, like a terminal's job)."""
+    """``crmlab`` in a child process of its own (a new session, like a terminal's job), with
+    its temporary files in ``<marks>/../tmp``."""
+    tmp = marks.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAULT_")}
-    env.update({"FAULT_TOKEN": token, "FAULT_MARKS": str(marks),
+    env.update({"FAULT_TOKEN": token, "FAULT_MARKS": str(marks), "TMPDIR": str(tmp),
                 "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])})
     env.update({f"FAULT_{cid.upper()}": value for cid, value in faults.items()})
     return subprocess.Popen([sys.executable, "-m", "crmlab.cli", *args], env=env,
@@ -254,6 +257,8 @@ def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path,
         time.sleep(2)
         assert files_of(out) == before                          # nothing written afterwards
         assert not starts(marks, "z_queued") and not (out / "z_queued").exists()
+        # what a kill leaves: the batch's own temporary folder
+        assert [p.name[:11] for p in (tmp_path / "tmp").iterdir()] == ["crmlab-run-"]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -283,6 +288,7 @@ def test_ctrl_c_stops_the_batch_cleanly(tmp_path, tiny_data, standin, marks, sig
     assert not starts(marks, "z_queued") and not (out / "z_queued").exists()
     assert hidden_files(out) == []
     assert not (out / "slow_a/results.json").exists()       # the interrupted run left no record
+    assert list((tmp_path / "tmp").iterdir()) == []          # the batch's temporary folder too
     wait_for(lambda: not processes_with(token) and not alive(kernel) and not alive(worker),
              5, "every process of the run to exit")
 
