@@ -4,7 +4,7 @@ last good outputs kept when a rerun fails.
 Used by :func:`crmlab.runner.run`; the guarantees are stated in ``docs/cli.md``.
 
 * **Workers die with the batch.** Each campaign runs in a fresh worker process
-  (``python -m crmlab._worker``) in its own process group; on Linux the worker asks the kernel to
+  (:func:`worker_main`) in its own process group; on Linux the worker asks the kernel to
   SIGKILL it when the batch process dies (``prctl(PR_SET_PDEATHSIG)``), and the worker starts
   its Jupyter kernel through the same request (:func:`kernel_manager_class`), so ``kill -9`` of
   the batch leaves nothing running and nothing queued starts.
@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["OutLock", "supervise", "die_with_parent", "kernel_manager_class",
            "commit_success", "commit_failure", "read_last_failure", "has_good_record",
+           "same_run", "report_currency",
            "remove_temporary_files", "LOCK_NAME", "LAST_FAILURE", "LAST_FAILURE_LOG",
            "LAST_FAILURE_NOTEBOOK", "RETRIES"]
 
@@ -345,9 +346,6 @@ class _Supervisor:
         self.started: dict[str, float] = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="crmlab-run-"))
         self.env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [package_root] + [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p])
         # temporary files of workers and kernels (e.g. kernel connection files) live, and are
         # removed, with the batch's own temporary folder
         (self.workdir / "tmp").mkdir()
@@ -374,8 +372,8 @@ class _Supervisor:
         try:
             with open(stderr, "wb") as err:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "crmlab._worker", str(job_file), str(summary),
-                     str(os.getpid())],
+                    [sys.executable, "-c", _WORKER_BOOT, json.dumps(sys.path), str(job_file),
+                     str(summary), str(os.getpid())],
                     stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=self.env,
                     process_group=0, close_fds=True)
             self.started.setdefault(job.campaign_id, time.perf_counter())
@@ -387,13 +385,18 @@ class _Supervisor:
         """Workers that exited; their process groups are killed before they are reaped."""
         out = []
         for pid, w in list(self.running.items()):
-            try:
-                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                info = True
-            if info is None:
+            if hasattr(os, "waitid"):
+                try:
+                    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                except ChildProcessError:
+                    info = True
+                if info is None:
+                    continue
+                _kill_group(pid)      # anything the worker left in its group (pid not reused yet)
+            elif w.proc.poll() is None:   # pragma: no cover - systems without waitid (macOS)
                 continue
-            _kill_group(pid)          # anything the worker left in its group (pid not reused yet)
+            else:  # pragma: no cover
+                _kill_group(pid)
             w.proc.wait()
             del self.running[pid]
             out.append(w)
@@ -460,7 +463,8 @@ class _Supervisor:
 
     def stop(self) -> None:
         """Kill every running worker (its kernel follows) and remove their temporary files."""
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # a second Ctrl-C (or SIGTERM) waits until the cleanup is done
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self.pending.clear()
             for pid in list(self.running):
@@ -475,7 +479,7 @@ class _Supervisor:
                 remove_temporary_files(Path(w.job.out_dir), pid)
             self.running.clear()
         finally:
-            signal.signal(signal.SIGINT, old)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _kill_group(pgid: int) -> None:
@@ -510,8 +514,13 @@ def supervise(jobs: Iterable[Any], max_workers: int, done: Callable[[dict], None
 
 # --------------------------------------------------------------------------- the worker
 
+# A worker imports crmlab from the batch's own import path (as multiprocessing's spawn does).
+_WORKER_BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+                "from crmlab.batch import worker_main; sys.exit(worker_main(sys.argv[2:]))")
+
+
 def worker_main(argv: list[str]) -> int:
-    """Entry of ``python -m crmlab._worker JOB_JSON SUMMARY_JSON PARENT_PID``."""
+    """A worker: ``JOB_JSON SUMMARY_JSON PARENT_PID`` -> runs the job, writes its summary."""
     job_file, summary_file, parent = argv
     if not die_with_parent(int(parent)):
         return 3                      # the batch is already gone: start nothing
@@ -538,6 +547,26 @@ def _notebook_parameters(path: Path) -> dict:
     return params if isinstance(params, dict) else {}
 
 
+def same_run(folder: str | Path, results: dict | None = None) -> bool:
+    """Whether ``report.ipynb`` and ``results.json`` of a campaign come from the same run.
+
+    Compares the run key and start time the notebook was given (papermill's recorded
+    ``provenance_json``) with those in ``results.json``; a notebook without them passes.
+    """
+    folder = Path(folder)
+    results = results if results is not None else (_read_json(folder / "results.json") or {})
+    prov = results.get("provenance") or {}
+    params = _notebook_parameters(folder / "report.ipynb")
+    try:
+        nb_prov = json.loads(params.get("provenance_json") or "{}")
+    except ValueError:
+        nb_prov = {}
+    if not isinstance(nb_prov, dict):
+        return True
+    return all(nb_prov.get(key) == prov.get(key) for key in ("run_key", "started_at")
+               if key in nb_prov)
+
+
 def report_currency(folder: str | Path, fingerprints: dict | None = None) -> tuple[str, str | None]:
     """Whether a campaign's report still describes its current inputs.
 
@@ -555,14 +584,9 @@ def report_currency(folder: str | Path, fingerprints: dict | None = None) -> tup
         return "failed", f"no readable results.json in {folder}; rerun `crmlab run`"
     prov = results.get("provenance") or {}
     params = _notebook_parameters(folder / "report.ipynb")
-    try:
-        nb_prov = json.loads(params.get("provenance_json") or "{}")
-    except ValueError:
-        nb_prov = {}
-    for key in ("run_key", "started_at"):
-        if key in nb_prov and nb_prov.get(key) != prov.get(key):
-            return "failed", ("report.ipynb and results.json come from different runs; rerun "
-                              f"`crmlab run --only {folder.name} --force`")
+    if not same_run(folder, results):
+        return "failed", ("report.ipynb and results.json come from different runs; rerun "
+                          f"`crmlab run --only {folder.name}`")
     made = prov.get("finished_at") or "an earlier run"
     failure = read_last_failure(folder)
     if failure is not None:

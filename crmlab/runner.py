@@ -542,6 +542,10 @@ def _is_unchanged(out_dir: Path, run_key: str) -> bool:
         return False
     if (out_dir / "last_failure.json").exists():      # the latest run failed: rerun it
         return False
+    from crmlab.batch import same_run
+
+    if not same_run(out_dir, prev):                   # a run killed while moving its files
+        return False
     if not (out_dir / "report.html").is_file() or not (out_dir / "report.ipynb").is_file():
         return False
     return (prev.get("provenance") or {}).get("run_key") == run_key
@@ -594,6 +598,8 @@ def _plan(experiments_dir, data, out: Path, only, report_lang, notebook: Path, k
                     try:
                         fingerprints[data_dir] = (data_fingerprint(data_dir), None)
                     except Exception as exc:  # noqa: BLE001 - bad data fails the campaign only
+                        if type(exc).__name__ == "InterruptException":   # DuckDB's Ctrl-C
+                            raise KeyboardInterrupt from exc
                         fingerprints[data_dir] = (None, f"bad data: {data_dir}: "
                                                         f"{type(exc).__name__}: "
                                                         f"{public_message(exc)}")

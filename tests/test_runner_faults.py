@@ -5,7 +5,8 @@ SIGTERM, folders that cannot be written, two runs into one ``--out``, and a reru
 after a good one. The report notebook is a small stand-in that follows the campaign notebook's
 parameter contract; each campaign's behaviour is set by an environment variable
 ``FAULT_<CAMPAIGN_ID>`` (``sleep:S``, ``raise``, ``kill-worker``, ``kill-worker-once``), and
-every start is recorded in ``$FAULT_MARKS/<campaign_id>.started`` as "kernel pid, worker pid".
+every start is recorded in ``$FAULT_MARKS/<campaign_id>.started`` as "kernel pid, worker pid,
+the kernel's parent-death signal".
 Processes of one CLI run are found through a token in their environment.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ FIXED_CODE = {"crmlab_version": "0.0.test", "git_commit": "f" * 40, "git_dirty":
               "source_hash": "0" * 64}
 
 STANDIN = r'''
-import json, os, signal, time
+import ctypes, json, os, signal, time
 from crmlab.experiments import load_spec
 
 spec = load_spec(spec_path)
@@ -40,8 +41,10 @@ cid = spec.campaign_id
 attempt = 0
 marks = os.environ.get("FAULT_MARKS")
 if marks:
+    deathsig = ctypes.c_int(0)                  # prctl(PR_GET_PDEATHSIG): 9 = SIGKILL
+    ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)
     with open(os.path.join(marks, cid + ".started"), "a") as fh:
-        fh.write(f"{os.getpid()} {os.getppid()}\n")
+        fh.write(f"{os.getpid()} {os.getppid()} {deathsig.value}\n")
     with open(os.path.join(marks, cid + ".started")) as fh:
         attempt = len(fh.readlines())
 behaviour = os.environ.get("FAULT_" + cid.upper(), "")
@@ -116,10 +119,16 @@ def specs(directory: Path, *campaign_ids: str) -> Path:
 
 
 def starts(marks: Path, cid: str) -> list[tuple[int, int]]:
+    """(kernel pid, worker pid) of each start of a campaign's notebook."""
     path = marks / f"{cid}.started"
     if not path.exists():
         return []
-    return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
+    return [tuple(map(int, line.split()[:2])) for line in path.read_text().splitlines()]
+
+
+def kernel_death_signals(marks: Path, cid: str) -> list[int]:
+    path = marks / f"{cid}.started"
+    return [int(line.split()[2]) for line in path.read_text().splitlines()]
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
@@ -168,9 +177,12 @@ def hidden_files(out: Path) -> list[str]:
 
 def cli(args: list[str], token: str, marks: Path, faults: dict[str, str],
         **popen) -> subprocess.Popen:
-    """``crmlab`` in a child process of its own (a new session, like a terminal's job)."""
+    """``crmlab`` in a child process of its own (a new session, like a terminal's job), with
+    its temporary files in ``<marks>/../tmp``."""
+    tmp = marks.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAULT_")}
-    env.update({"FAULT_TOKEN": token, "FAULT_MARKS": str(marks),
+    env.update({"FAULT_TOKEN": token, "FAULT_MARKS": str(marks), "TMPDIR": str(tmp),
                 "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])})
     env.update({f"FAULT_{cid.upper()}": value for cid, value in faults.items()})
     return subprocess.Popen([sys.executable, "-m", "crmlab.cli", *args], env=env,
@@ -207,6 +219,23 @@ def test_a_killed_worker_fails_only_its_campaign_after_one_retry(tmp_path, tiny_
 
 # --------------------------------------------------------------------------- kill -9, Ctrl-C
 
+def test_kernels_are_started_to_die_with_their_worker():
+    from crmlab import batch
+
+    km = batch.kernel_manager_class()(kernel_name="crmlab")
+    km.connection_file = "/tmp/kernel-test.json"
+    cmd = km.format_kernel_cmd()
+    assert cmd[:2] == [sys.executable, "-c"] and "prctl(1, 9" in cmd[2]
+    assert cmd[3] == str(os.getpid()) and "ipykernel_launcher" in " ".join(cmd[4:])
+    # a launcher whose parent is already gone starts nothing
+    res = subprocess.run([sys.executable, "-c", cmd[2], "1", "echo", "started"],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and res.stdout == ""
+    res = subprocess.run([sys.executable, "-c", cmd[2], str(os.getpid()), "echo", "started"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == "started\n"
+
+
 def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path, tiny_data,
                                                                        standin, marks):
     exp = specs(tmp_path / "exp", "slow_a", "z_queued")
@@ -219,6 +248,7 @@ def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path,
         wait_for(lambda: starts(marks, "slow_a"), 60, "slow_a to start")
         kernel, worker = starts(marks, "slow_a")[0]
         assert alive(kernel) and alive(worker)
+        assert kernel_death_signals(marks, "slow_a") == [signal.SIGKILL]
         proc.kill()                                             # kill -9 crmlab run
         proc.wait()
         wait_for(lambda: not processes_with(token) and not alive(kernel) and not alive(worker),
@@ -227,6 +257,8 @@ def test_kill_9_of_the_batch_leaves_nothing_running_and_starts_nothing(tmp_path,
         time.sleep(2)
         assert files_of(out) == before                          # nothing written afterwards
         assert not starts(marks, "z_queued") and not (out / "z_queued").exists()
+        # what a kill leaves: the batch's own temporary folder
+        assert [p.name[:11] for p in (tmp_path / "tmp").iterdir()] == ["crmlab-run-"]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -256,6 +288,7 @@ def test_ctrl_c_stops_the_batch_cleanly(tmp_path, tiny_data, standin, marks, sig
     assert not starts(marks, "z_queued") and not (out / "z_queued").exists()
     assert hidden_files(out) == []
     assert not (out / "slow_a/results.json").exists()       # the interrupted run left no record
+    assert list((tmp_path / "tmp").iterdir()) == []          # the batch's temporary folder too
     wait_for(lambda: not processes_with(token) and not alive(kernel) and not alive(worker),
              5, "every process of the run to exit")
 
@@ -375,7 +408,7 @@ GOOD_FILES = ("results.json", "report.html", "report.ipynb", "run.log")
 
 
 def test_a_failed_rerun_keeps_the_last_good_outputs(tmp_path, tiny_data, standin, marks,
-                                                    monkeypatch):
+                                                    monkeypatch, capsys):
     import shutil
 
     data = tmp_path / "data"
@@ -406,9 +439,15 @@ def test_a_failed_rerun_keeps_the_last_good_outputs(tmp_path, tiny_data, standin
     index = (out / "index.html").read_text()
     assert "ship" in index and "latest run failed:" in index
     assert "deliberate failure of keep_a" in index
-    [rendered] = runner.render_reports(out)
-    assert rendered["status"] == "stale"
-    assert "latest run failed at" in rendered["error"] and good_finished in rendered["error"]
+    assert "최근 실행 실패:" in runner.build_index(out, lang="ko").read_text()
+    [listed] = runner.list_campaigns(exp, out)
+    assert listed["status"] == "ok" and "deliberate failure" in listed["latest_failure"]
+    from crmlab.cli import main
+
+    assert main(["report", "--out", str(out)]) == 1          # never "ok" for a stale report
+    printed = capsys.readouterr().out
+    assert "keep_a: stale — latest run failed at" in printed and good_finished in printed
+    assert str(folder / "last_failure.log") in printed
 
     # 2. the data break the contract on rerun: failed before execution, good files kept
     monkeypatch.delenv("FAULT_KEEP_A")
@@ -460,9 +499,51 @@ def test_report_marks_a_report_whose_data_or_spec_changed(tmp_path, tiny_data, s
     # report.ipynb of another run than results.json: refused, not rendered
     write_tables(tiny_tables(), data)
     saved = json.loads((out / "drift_a/results.json").read_text())
+    key = saved["provenance"]["run_key"]
+    assert runner._is_unchanged(out / "drift_a", key)
     saved["provenance"]["started_at"] = "2000-01-01T00:00:00+00:00"
     (out / "drift_a/results.json").write_text(json.dumps(saved))
     html = (out / "drift_a/report.html").stat().st_mtime_ns
     [r] = runner.render_reports(out)
     assert r["status"] == "failed" and "different runs" in r["error"]
     assert (out / "drift_a/report.html").stat().st_mtime_ns == html
+    assert not runner._is_unchanged(out / "drift_a", key)      # a rerun does not skip it
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_the_lock_makes_a_second_holder_wait(tmp_path, monkeypatch, writable):
+    """Two holders of one folder's lock take turns (same process, separate open files)."""
+    import threading
+
+    from crmlab import batch
+
+    if not writable:                       # the folder cannot take the lock file: lock the folder
+        real_open = os.open
+
+        def no_lock_file(path, flags, *args):
+            if str(path).endswith(batch.LOCK_NAME):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(batch.os, "open", no_lock_file)
+    said, order = [], []
+    first = batch.OutLock(tmp_path, what="crmlab run")
+    first.__enter__()
+
+    def second():
+        with batch.OutLock(tmp_path, what="crmlab report", notify=said.append):
+            order.append("second")
+
+    t = threading.Thread(target=second)
+    t.start()
+    wait_for(lambda: said, 10, "the second holder to say it waits")
+    time.sleep(0.2)
+    assert order == [] and t.is_alive()
+    assert "is in use by another crmlab process" in said[0] and "waiting" in said[0]
+    if writable:
+        assert f"pid {os.getpid()}: crmlab run" in said[0]
+    order.append("first")
+    first.__exit__(None, None, None)
+    t.join(10)
+    assert order == ["first", "second"]
+    assert (tmp_path / batch.LOCK_NAME).exists() == writable
