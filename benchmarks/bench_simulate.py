@@ -9,7 +9,7 @@ Usage::
 
 The timed part is :func:`crmlab.data.simulate.simulate` end to end: the customer base, the six
 campaigns, every assigned customer's potential outcomes under every arm with the Cox fits of
-the ground truth, and writing the five Parquet tables and the two JSON files. Imports (numpy,
+the ground truth, and writing the six Parquet tables and the two JSON files. Imports (numpy,
 pandas, pyarrow, lifelines) happen before the clock starts.
 """
 from __future__ import annotations

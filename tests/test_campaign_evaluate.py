@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -369,3 +370,32 @@ def test_figures_draw_every_arm_in_the_report_language(ev):
     fig4 = figures.funnel(ev)
     assert fig4.axes[0].get_title() == "Message funnel"
     plt.close("all")
+
+
+@pytest.mark.parametrize("cid", ["winback_lms", "flash_sale_sms"])
+def test_consent_counts_are_judged_at_send_time(small_shop, small_shop_dir, cid):
+    """results.json carries the sends without consent at send time and the basis; without
+    consent_events, today's flags (and the results say so)."""
+    from crmlab.data.consent import consent_at_send
+    from crmlab.experiments import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "experiments" / f"{cid}.yaml")
+    res = evaluate(small_shop, spec, n_boot=50).to_results()["integrity"]
+    a, c = small_shop.assignments, small_shop.campaigns
+    snd = a.filter((a.campaign_id == cid) & a.sent_ts.notnull()).join(
+        c.select("campaign_id", "channel"), "campaign_id")
+    j = consent_at_send(snd, small_shop.tables, key=["campaign_id", "customer_id"],
+                        ts="sent_ts").to_pandas()
+    h = j.sent_ts.dt.hour
+    assert res["consent_basis"] == "events"
+    assert res["sends_without_consent"] == int((~j.consent_ok).sum())
+    assert res["night_sends_without_consent"] == int(
+        (((h >= 21) | (h < 8)) & ~j.night_consent_ok).sum())
+    names = ("customers", "orders", "events", "campaigns", "assignments")
+    flags = crmlab.load({n: pd.read_parquet(small_shop_dir / f"{n}.parquet") for n in names},
+                        observation_end=small_shop.observation_end)
+    ev0 = evaluate(flags, spec, n_boot=50)
+    res0 = ev0.to_results()["integrity"]
+    assert res0["consent_basis"] == "current_flags"
+    assert res0["sends_without_consent"] >= res["sends_without_consent"]
+    assert any("today's customers flags" in n for n in ev0.notes)

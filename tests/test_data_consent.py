@@ -127,7 +127,8 @@ def test_todays_flags_spare_a_send_before_the_customers_own_unsubscribe():
     # another day after it: both held the sms consent when the LMS went out
     t["assignments"]["unsubscribed_ts"] = pd.NaT
     a = t["assignments"]
-    a.loc[(a.campaign_id == "LMS") & (a.customer_id == 1), "unsubscribed_ts"] = TS("2024-03-10 10:30")
+    lms1 = (a.campaign_id == "LMS") & (a.customer_id == 1)
+    a.loc[lms1, "unsubscribed_ts"] = TS("2024-03-10 10:30")
     t["campaigns"] = pd.concat([t["campaigns"], pd.DataFrame({
         "campaign_id": ["SMS"], "name": ["sms"], "scenario": ["custom"], "channel": ["sms"],
         "cost_per_send": [10.0], "start_ts": [TS("2024-05-01")], "end_ts": [TS("2024-05-02")],

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crmlab.data.schema import CONTRACT
+
 pytestmark = pytest.mark.spark
 
 CDNOW_END = "1998-07-01"
@@ -61,7 +63,7 @@ def shops(spark, spark_con, small_shop_dir):
 
     duck = crmlab.load(small_shop_dir)
     names = {}
-    for name in ("customers", "orders", "events", "campaigns", "assignments"):
+    for name in CONTRACT:  # every contract table the simulator writes
         df = pd.read_parquet(small_shop_dir / f"{name}.parquet")
         _view(spark, spark_con, f"shop_{name}", df)
         names[name] = f"shop_{name}"
@@ -179,7 +181,7 @@ def test_load_accepts_a_spark_session(spark, shops):
     import crmlab
 
     duck, _ = shops
-    names = {n: f"shop_{n}" for n in ("customers", "orders", "events", "campaigns", "assignments")}
+    names = {n: f"shop_{n}" for n in CONTRACT}
     data = crmlab.load(spark, tables=names, observation_end=duck.observation_end)
     assert data.con.name == "pyspark"
     assert data.summary()["rows"].tolist() == duck.summary()["rows"].tolist()

@@ -1,9 +1,9 @@
 """The crmlab data contract, as data.
 
 Six tables — ``customers``, ``orders``, ``events``, ``campaigns``, ``assignments`` and
-``consent_events`` — with their columns, types, keys, allowed values and meaning. The loader (:mod:`crmlab.data.io`) checks input
-against :data:`CONTRACT`; ``docs/data-contract.md`` is rendered from it by
-:func:`contract_markdown`.
+``consent_events`` — with their columns, types, keys, allowed values and meaning. The loader
+(:mod:`crmlab.data.io`) checks input against :data:`CONTRACT`; ``docs/data-contract.md`` is
+rendered from it by :func:`contract_markdown`.
 
 Column types (``dtype``):
 

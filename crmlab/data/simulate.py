@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crmlab.data import _sim_params as P
+from crmlab.data._sim_consent import ConsentHistory
 from crmlab.data._sim_core import (
     DAY, FAR, DiurnalWarp, churn_survival, cox_hazard_ratio, csr_take, group_rank,
     piecewise_cumulative, piecewise_inverse, ragged_points, to_seconds, window_any, window_sum,
@@ -59,7 +60,7 @@ def generator_fingerprint() -> str:
 
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in ("simulate.py", "_sim_core.py", "_sim_params.py"):
+    for name in ("simulate.py", "_sim_core.py", "_sim_params.py", "_sim_consent.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -236,7 +237,8 @@ class _Shop:
         for k, rate in P.CONSENT_RATE.items():
             latent = 0.7 * z + np.sqrt(1 - 0.49) * rng.standard_normal(n)
             self.consent0[k] = latent < norm.ppf(rate)
-        self._consent_history()
+        self.consents = ConsentHistory(self.rng["consent"], self.consent0, self.signup_sec,
+                                       self.T_sec, self.J)
         self.cat_pref = rng.choice(len(P.PRODUCT_CATEGORIES), size=n,
                                    p=P.PRODUCT_CATEGORY_SHARE)
         self.sales_pref = rng.choice(len(P.SALES_CHANNELS), size=n, p=P.SALES_CHANNEL_SHARE)
@@ -264,69 +266,8 @@ class _Shop:
         # Assignment times of campaigns with lasting rate effects (for precursor clamping).
         self.clamp = np.full((n, self.J), _NO)
 
-    # ----------------------------------------------------------------------------- consents
-    def _consent_history(self) -> None:
-        """Consent changes after sign-up: per kind (a medium, or night) the sorted arrays
-        ``cust, sec, granted`` of every change; the state at sign-up is ``consent0``."""
-        rng, n = self.rng["consent"], self.n
-        cd = P.CONSENT_DYNAMICS
-        per_sec = 1.0 / (365.0 * DAY)
-        self.hist = {}
-        for k in P.CONSENT_RATE:
-            night = k == "night"
-            w = cd["night_withdraw_per_year" if night else "withdraw_per_year"] * per_sec
-            g = cd["night_grant_per_year" if night else "grant_per_year"] * per_sec
-            state = self.consent0[k].copy()
-            t = self.signup_sec.astype(np.float64)
-            cs, ss, gs = [], [], []
-            for _ in range(6):           # an alternating renewal process: grant <-> withdrawal
-                t = t + 1.0 + rng.exponential(1.0, n) / np.where(state, w, g)
-                state = ~state
-                inside = t < self.T_sec
-                cs.append(np.nonzero(inside)[0])
-                ss.append(t[inside].astype(np.int64))
-                gs.append(state[inside])
-            self.hist[k] = self._sorted_history(np.concatenate(cs), np.concatenate(ss),
-                                                np.concatenate(gs))
-        # per campaign: does an unsubscriber grant the consent again, and after how long
-        self.regrant_u = [rng.random(n) for _ in range(self.J)]
-        self.regrant_d = [rng.exponential(cd["regrant_mean_days"] * DAY, n)
-                          for _ in range(self.J)]
-
-    def _sorted_history(self, cust, sec, granted) -> dict:
-        order = np.lexsort((np.arange(len(cust)), sec, cust))    # ties: the later-added last
-        cust, sec, granted = cust[order], sec[order], granted[order]
-        return {"cust": cust, "sec": sec, "granted": granted,
-                "key": cust * np.int64(4 * self.T_sec) + sec}
-
-    def _withdraw(self, kind: str, j: int, cust: np.ndarray, sec: np.ndarray) -> None:
-        """Customers ``cust`` unsubscribe from campaign ``j`` at ``sec``: their consent of
-        ``kind`` is withdrawn then (later organic changes are void) and, for some, granted again
-        later."""
-        h = self.hist[kind]
-        cut = np.full(self.n, np.iinfo(np.int64).max)
-        cut[cust] = sec
-        keep = h["sec"] <= cut[h["cust"]]
-        regrant = self.regrant_u[j][cust] < P.CONSENT_DYNAMICS["regrant_after_unsubscribe"]
-        r_sec = sec + 1 + self.regrant_d[j][cust].astype(np.int64)
-        regrant &= r_sec < self.T_sec
-        self.hist[kind] = self._sorted_history(
-            np.concatenate([h["cust"][keep], cust, cust[regrant]]),
-            np.concatenate([h["sec"][keep], sec, r_sec[regrant]]),
-            np.concatenate([h["granted"][keep], np.zeros(len(cust), bool),
-                            np.ones(int(regrant.sum()), bool)]))
-
     def consent_now(self, kind: str | None, at_sec: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Consent of ``kind`` of customers ``idx`` at ``at_sec`` (a change at ``at_sec`` counts)."""
-        if kind is None:
-            return np.ones(len(idx), bool)
-        h = self.hist[kind]
-        q = np.asarray(idx, np.int64) * np.int64(4 * self.T_sec) + np.asarray(at_sec, np.int64)
-        pos = np.searchsorted(h["key"], q, side="right") - 1
-        posc = np.maximum(pos, 0)
-        hit = (pos >= 0) & (h["cust"][posc] == idx) if len(h["key"]) else np.zeros(len(q), bool)
-        return np.where(hit, h["granted"][posc] if len(h["key"]) else False,
-                        self.consent0[kind][idx])
+        return self.consents.now(kind, at_sec, idx)
 
     # ----------------------------------------------------------------------------- purchases
     def trajectory(self, idx, tr_t, tr_k, tr_h, induced) -> dict:
@@ -692,7 +633,7 @@ class _Shop:
                 cons = _CONSENT_OF[c["channel"]]
                 us = a["unsub"][sel]
                 if cons is not None and us.any():
-                    self._withdraw(cons, j, idx[sel][us], a["unsub_sec"][sel][us])
+                    self.consents.withdraw(cons, j, idx[sel][us], a["unsub_sec"][sel][us])
                 base = np.where(f["clicked_sec"][sel] >= 0, f["clicked_sec"][sel], f["sent"][sel])
                 resp = a["respond"][sel]
                 self._induced_floor[idx[sel][resp], j] = base[resp]
@@ -707,7 +648,7 @@ class _Shop:
             "events": self._events_table(tr),
             "campaigns": self._campaigns_table(),
             "assignments": self._assignments_table(tr),
-            "consent_events": self._consent_events_table(),
+            "consent_events": self.consents.events(self._ts),
         }
         truth, po = self._ground_truth()
         meta = self._meta(tables)
@@ -732,34 +673,6 @@ class _Shop:
             "consent_email": consent["email"], "consent_sms": consent["sms"],
             "consent_push": consent["push"], "consent_kakao": consent["kakao"],
             "consent_night": consent["night"],
-        })
-
-    def _consent_events_table(self) -> pd.DataFrame:
-        """Every consent choice: the sign-up choices (refusals as ``granted = false``) of each
-        medium's marketing and night consent, then every change; night consent is one choice
-        for every medium, written once per medium."""
-        media = [k for k in P.CONSENT_RATE if k != "night"]
-        n = self.n
-        everyone = np.arange(n)
-        parts = []   # (cust, sec, medium no, kind no, granted)
-        for m_no, m in enumerate(media):
-            for kind_no, k in ((0, m), (1, "night")):
-                h = self.hist[k]
-                parts.append((everyone, self.signup_sec, m_no, kind_no, self.consent0[k]))
-                parts.append((h["cust"], h["sec"], m_no, kind_no, h["granted"]))
-        cust = np.concatenate([p[0] for p in parts])
-        sec = np.concatenate([p[1] for p in parts])
-        med = np.concatenate([np.full(len(p[0]), p[2], np.int8) for p in parts])
-        kind = np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts])
-        granted = np.concatenate([p[4] for p in parts])
-        seq = np.arange(len(cust))   # within a second, the order the changes were made
-        order = np.lexsort((seq, kind, med, sec, cust))
-        return pd.DataFrame({
-            "customer_id": cust[order].astype(np.int64) + 1,
-            "channel": np.asarray(media, dtype=object)[med[order]],
-            "kind": np.asarray(["marketing", "night"], dtype=object)[kind[order]],
-            "granted": granted[order],
-            "event_ts": self._ts(sec[order]),
         })
 
     def _orders_table(self, tr: dict, od: dict) -> pd.DataFrame:

@@ -156,8 +156,8 @@ def demo_data_dir(n_customers: int | None = None, seed: int = 0, path=None) -> P
     Returns
     -------
     Path
-        A directory holding the five tables, ``meta.json`` and ``ground_truth.json`` (24 months
-        from 2024-01-01). The shop is simulated into a temporary sibling directory and renamed
+        A directory holding the six contract tables, ``meta.json`` and ``ground_truth.json``
+        (24 months from 2024-01-01). The shop is simulated into a temporary sibling directory and renamed
         into place, so concurrent callers never see a half-written shop. A cached shop written
         by another version of the simulator (``meta.json`` → ``generator_fingerprint``) is
         simulated again and replaced.
