@@ -832,14 +832,15 @@ class _Shop:
                                   self.tr_h[idx].copy(), self.induced[idx].copy())
                 self._apply(rec, np.full(m, w_no), factual=False, target=(tt, tk, th, ti))
                 tr = self.trajectory(idx, tt, tk, th, ti)
-                worlds[w] = self._outcomes(tr, at)
+                worlds[w] = self._outcomes(tr, at, costs=(c, rec["f"], w))
             po = []
             for w, o in worlds.items():
                 po.append(pd.DataFrame({
                     "campaign_id": c["campaign_id"], "customer_id": idx.astype(np.int64) + 1,
                     "arm": np.asarray(rec["arm_names"], dtype=object)[rec["arm_i"]],
                     "world": w, "converted_7d": o["conv"], "revenue_180d": o["rev"],
-                    "churn_duration_days": o["dur"] / DAY, "churned": o["churned"]}))
+                    "churn_duration_days": o["dur"] / DAY, "churned": o["churned"],
+                    "send_cost": o["send_cost"], "coupon_cost": o["coupon_cost"]}))
             po_frames.append(pd.concat(po, ignore_index=True))
             ctrl = worlds["control"]
             arms = {}
@@ -856,6 +857,9 @@ class _Shop:
                     "revenue_180d_control": float(np.mean(ctrl["rev"])),
                     "churned_treated": float(np.mean(t["churned"])),
                     "churned_control": float(np.mean(ctrl["churned"])),
+                    "send_cost_per_customer": float(np.mean(t["send_cost"])),
+                    "coupon_cost_per_customer": float(np.mean(t["coupon_cost"])),
+                    "cost_per_customer": float(np.mean(t["send_cost"] + t["coupon_cost"])),
                     "n_assigned": int(np.sum(rec["arm_i"] == rec["arm_names"].index(arm))),
                 }
             first = arms[rec["arm_names"][1]]
@@ -882,7 +886,11 @@ class _Shop:
             "unsubscribe_effect": dict(P.UNSUBSCRIBE_EFFECT),
         }
 
-    def _outcomes(self, tr: dict, at: np.ndarray) -> dict:
+    def _outcomes(self, tr: dict, at: np.ndarray, costs=None) -> dict:
+        """7-day conversion, 180-day revenue and churn of one world; with ``costs`` =
+        ``(campaign, funnel, world)`` also each customer's send and coupon cost in that world
+        (the holdout's world costs nothing; a coupon is paid when it is delivered and an order
+        with amount > 0 follows the send within the conversion window, as in ``assignments``)."""
         od = self.orders_of(tr)
         conv = window_any(at, od["owner"], od["sec"], od["amount"] > 0, P.CONVERSION_DAYS * DAY)
         owner = np.concatenate([od["owner"], od["r_owner"]])
@@ -893,7 +901,20 @@ class _Shop:
         pos = od["amount"] > 0
         dur, churned = churn_survival(at, end, od["owner"][pos], od["sec"][pos],
                                       P.CHURN_AFTER_DAYS * DAY)
-        return {"conv": conv, "rev": rev, "dur": dur, "churned": churned}
+        out = {"conv": conv, "rev": rev, "dur": dur, "churned": churned}
+        if costs is not None:
+            c, f, world = costs
+            send = np.zeros(len(at))
+            coupon = np.zeros(len(at))
+            if world != "control":
+                send[:] = float(P.CHANNELS[c["channel"]]["cost"])
+                value = float(c["arms"][world]["coupon"])
+                if value > 0:
+                    used = window_any(f["sent"], od["owner"], od["sec"], od["amount"] > 0,
+                                      P.CONVERSION_DAYS * DAY)
+                    coupon = np.where(f["delivered"] & used, value, 0.0)
+            out.update(send_cost=send, coupon_cost=coupon)
+        return out
 
     def _meta(self, tables: dict) -> dict:
         return {
