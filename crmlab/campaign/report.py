@@ -54,6 +54,12 @@ _COLS = {
     "inc_margin": {"en": "Incremental margin", "ko": "증분 마진"},
     "roi": {"en": "ROI", "ko": "ROI"}, "iroas": {"en": "iROAS", "ko": "iROAS"},
     "cpic": {"en": "Cost per incremental conversion", "ko": "증분 전환당 비용"},
+    "send_cost": {"en": "Send cost", "ko": "발송 비용"},
+    "coupon_cost": {"en": "Redeemed coupons", "ko": "사용된 쿠폰"},
+    "profit": {"en": "Incremental profit (CI)", "ko": "증분 이익 (신뢰구간)"},
+    "p_profit": {"en": "P(profit > 0)", "ko": "이익 확률"},
+    "break_even": {"en": "Break-even lift / customer", "ko": "고객당 손익분기 증가"},
+    "state": {"en": "Verdict", "ko": "판정"},
     "hr": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
     "rmst": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
     "logrank": {"en": "Log-rank p", "ko": "로그순위 p"},
@@ -256,13 +262,13 @@ def guardrails(ev: CampaignEvaluation) -> str:
 
 
 def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign.narration import state_text
+
     lang = ev.lang
     t = _lift_table(ev, ev.guardrails)
     if len(t):
         t[_c("threshold", lang)] = [i18n.pp(v, lang=lang) for v in ev.guardrails["threshold"]]
-        t[_c("breached", lang)] = [
-            "—" if not np.isfinite(lift) else ("⚠" if b else "✓")
-            for b, lift in zip(ev.guardrails["breached"], ev.guardrails["abs_lift"].astype(float))]
+        t[_c("state", lang)] = [state_text(st, lang) for st in ev.guardrails["state"]]
     return t
 
 
@@ -277,41 +283,37 @@ def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
 
 
 def economics(ev: CampaignEvaluation) -> str:
+    from crmlab.campaign.narration import economics_lines
+
     lang = ev.lang
-    out = [f"## {i18n.t('report.h.economics', lang)}"]
-    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
-    for _, r in ev.economics.iterrows():
-        if not r["total_cost"] > 0:
-            out.append("- " + i18n.t(
-                "report.econ_free", lang, arm=r["arm"], sends=int(r["sends"]),
-                rev=i18n.money(r["incremental_revenue"], ev.currency, True),
-                margin=i18n.money(r["incremental_margin"], ev.currency, True)))
-            continue
-        out.append("- " + i18n.t(
-            "report.econ_sentence", lang, arm=r["arm"], sends=int(r["sends"]),
-            cost=m(r["total_cost"]), rev=i18n.money(r["incremental_revenue"], ev.currency, True),
-            margin=i18n.money(r["incremental_margin"], ev.currency, True),
-            roi=i18n.pct(r["roi"], 0, True),
-            ci=i18n.t("ci", lang, level=_level(ev), lo=i18n.pct(r["roi_ci_low"], 0, True),
-                      hi=i18n.pct(r["roi_ci_high"], 0, True))))
-    return "\n".join(out)
+    lines = economics_lines(ev.economics, lang=lang, currency=ev.currency, level=_level(ev),
+                            horizon_days=ev.horizon_days,
+                            min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
+    return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
 
 
 def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign.narration import ratio_text
+
     lang = ev.lang
     m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
+    s = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     rows = []
     for _, r in ev.economics.iterrows():
         rows.append({
             _c("arm", lang): r["arm"], _c("sends", lang): f"{int(r['sends']):,}",
+            _c("send_cost", lang): m(r["send_cost"]), _c("coupon_cost", lang): m(r["coupon_cost"]),
             _c("cost", lang): m(r["total_cost"]),
-            _c("inc_rev", lang): f"{i18n.money(r['incremental_revenue'], ev.currency, True)} "
-                                 f"({i18n.money(r['incremental_revenue_ci_low'], ev.currency, True)}"
-                                 f" ~ {i18n.money(r['incremental_revenue_ci_high'], ev.currency, True)})",
-            _c("inc_margin", lang): i18n.money(r["incremental_margin"], ev.currency, True),
-            _c("roi", lang): f"{i18n.pct(r['roi'], 0, True)} ({i18n.pct(r['roi_ci_low'], 0, True)}"
-                             f" ~ {i18n.pct(r['roi_ci_high'], 0, True)})",
-            _c("iroas", lang): i18n.num(r["iroas"], 2),
+            _c("inc_rev", lang): f"{s(r['incremental_revenue'])} "
+                                 f"({s(r['incremental_revenue_ci_low'])}"
+                                 f" ~ {s(r['incremental_revenue_ci_high'])})",
+            _c("inc_margin", lang): s(r["incremental_margin"]),
+            _c("profit", lang): f"{s(r['incremental_profit'])} ({s(r['profit_ci_low'])}"
+                                f" ~ {s(r['profit_ci_high'])})",
+            _c("p_profit", lang): i18n.pct(r["p_profitable"], 0),
+            _c("break_even", lang): m(r["break_even_lift"]),
+            _c("roi", lang): ratio_text(r, lang, _level(ev), "roi"),
+            _c("iroas", lang): ratio_text(r, lang, _level(ev), "iroas"),
             _c("cpic", lang): m(r["cost_per_incremental_conversion"]),
         })
     return pd.DataFrame(rows)
