@@ -53,6 +53,7 @@ N_BOOT = 2000
 MIN_SEGMENT_ARM = 30       # segment cells with fewer customers per arm are not tested
 SEGMENT_PERIOD_DAYS = 30   # segment labels are computed as of each 30-day assignment period
 GUARDRAIL_COLUMNS = {"unsubscribe_rate": "unsubscribed", "block_rate": "blocked"}
+ADJUST_COVARIATES = ("pre_revenue", "pre_orders", "pre_visits", "tenure_days")
 METRIC_COLUMNS = {"conversion": "conversion", "revenue": "revenue", "orders": "orders",
                   "visit": "visit"}
 
@@ -411,12 +412,9 @@ def _metric_rows(table, metric, control, treatments, alpha) -> list[dict]:
         if metric == "visit" and table["visit"].isna().all():
             return []
         return _stats.proportion_rows(table, metric, control, treatments, alpha)
-    if metric == "revenue":
-        return _stats.mean_rows(table, "revenue", control, treatments, alpha,
-                                covariate="pre_revenue")
-    if metric == "orders":
-        return _stats.mean_rows(table, "orders", control, treatments, alpha,
-                                covariate="pre_orders")
+    if metric in ("revenue", "orders"):
+        return _stats.adjusted_rows(table, metric, control, treatments, alpha,
+                                    ADJUST_COVARIATES)
     if metric == "aov":
         return _stats.ratio_rows(table, "pos_revenue", "orders", control, treatments, alpha,
                                  metric="aov")
@@ -537,7 +535,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
                      f"the final look's nominal level {final_p:.4f} (O'Brien-Fleming-type "
                      "alpha spending)")
     primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, primary_alpha),
-                     ["control_n", "variance_reduction"])
+                     ["control_n", "variance_reduction", "unadjusted_abs_lift", "covariates"])
     if len(primary) == 0:
         raise CampaignDataError(
             f"primary metric {s.primary!r}: could not be measured for campaign "
@@ -550,7 +548,8 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         if not rows:
             notes.append(f"secondary metric {m}: not measurable from this data")
         sec_rows += rows
-    secondary = _frame(sec_rows, ["control_n", "variance_reduction"])
+    secondary = _frame(sec_rows, ["control_n", "variance_reduction", "unadjusted_abs_lift",
+                                  "covariates"])
 
     # ---- long term --------------------------------------------------------------------------
     full = table["horizon_observed_days"] >= s.horizon_days - 1e-9

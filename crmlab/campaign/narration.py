@@ -103,6 +103,16 @@ TEXT = {
     "state.breached": {"en": "breached ⚠", "ko": "위반 ⚠"},
     "state.not settled": {"en": "cannot tell yet", "ko": "아직 알 수 없음"},
     "state.not judged": {"en": "not judged", "ko": "판단 안 함"},
+    "adjusted": {
+        "en": " The difference is adjusted for what each customer did before assignment "
+              "({covs}; regression adjustment, Lin 2013), which removes chance differences "
+              "between the groups; the raw means differ by {raw}.",
+        "ko": " 차이는 배정 전 고객별 {covs}에 대해 보정했습니다(회귀 보정, Lin 2013): 캠페인 전 "
+              "두 집단의 우연한 차이를 제거합니다. 보정 전 평균 차이는 {raw}입니다."},
+    "cov.pre_revenue": {"en": "90-day revenue", "ko": "90일 매출"},
+    "cov.pre_orders": {"en": "90-day orders", "ko": "90일 주문 수"},
+    "cov.pre_visits": {"en": "90-day visits", "ko": "90일 방문 수"},
+    "cov.tenure_days": {"en": "tenure", "ko": "가입 기간"},
     "why.no_comparison": {"en": "there is no comparison group",
                           "ko": "비교 집단이 없습니다"},
 }
@@ -215,6 +225,15 @@ def ratio_text(e, lang: str, level: str, kind: str = "roi") -> str:
 
 def state_text(state: str, lang: str) -> str:
     return t(f"state.{state}", lang) if f"state.{state}" in TEXT else str(state)
+
+
+def adjustment_text(row, lang: str, fmt) -> str | None:
+    """What a regression-adjusted difference was adjusted for, with the raw difference."""
+    covs = row.get("covariates")
+    if not isinstance(covs, str) or not covs:
+        return None
+    names = [t(f"cov.{c}", lang) if f"cov.{c}" in TEXT else c for c in covs.split(", ")]
+    return t("adjusted", lang, covs=", ".join(names), raw=fmt(row["unadjusted_abs_lift"]))
 
 
 def profit_state(econ, min_p: float) -> str:

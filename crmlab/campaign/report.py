@@ -194,6 +194,8 @@ def _lift_table(ev, frame: pd.DataFrame, n_primary: int = 0) -> pd.DataFrame:
 
 def short_term(ev: CampaignEvaluation) -> str:
     """The short-term effect in sentences, one per treatment arm and metric."""
+    from crmlab.campaign.narration import adjustment_text
+
     lang = ev.lang
     out = [f"## {i18n.t('report.h.short', lang)}"]
     for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
@@ -205,6 +207,9 @@ def short_term(ev: CampaignEvaluation) -> str:
                                  lift=fd(r["abs_lift"]),
                                  ci=i18n.t("ci", lang, level=level, lo=fd(r["ci_low"]),
                                            hi=fd(r["ci_high"]))))
+        adj = adjustment_text(r, lang, fd)
+        if adj:
+            out[-1] += adj
     return "\n".join(out)
 
 
