@@ -120,6 +120,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "metric.repurchase": {"en": "repurchase rate", "ko": "재구매율"},
     "metric.inactive_90": {"en": "inactive at day 90", "ko": "90일 시점 비활성"},
     "metric.inactive_180": {"en": "inactive at day 180", "ko": "180일 시점 비활성"},
+    "metric.churned_90": {"en": "churned by day 90", "ko": "90일 내 이탈"},
+    "metric.churned_180": {"en": "churned by day 180", "ko": "180일 내 이탈"},
+    "metric.reactivated_90": {"en": "reactivated by day 90", "ko": "90일 내 재활성"},
+    "metric.reactivated_180": {"en": "reactivated by day 180", "ko": "180일 내 재활성"},
+    "metric.retained_reactivated": {"en": "reactivated and still active at the horizon",
+                                    "ko": "재활성 후 기간 끝까지 활성"},
     "ci": {"en": "{level} CI {lo} to {hi}", "ko": "{level} 신뢰구간 {lo} ~ {hi}"},
     # report
     "report.title": {"en": "Campaign report: {title}", "ko": "캠페인 보고서: {title}"},

@@ -245,7 +245,8 @@ def test_unknown_campaign_and_missing_control(shop, tmp_path):
 
 # --------------------------------------------------------------------------- decision rules
 def _frames(primary=(0.02, 0.01, 0.03), ltv=(500.0, -100.0, 1100.0), p_ltv=0.95,
-            profit=(50_000.0, -10_000.0, 110_000.0), p_profit=0.95, breach=False, cost=1000.0):
+            profit=(50_000.0, -10_000.0, 110_000.0), p_profit=0.95, breach=False, cost=1000.0,
+            decision_upper=None):
     primary_df = pd.DataFrame([dict(arm="t", metric="conversion", abs_lift=primary[0],
                                     ci_low=primary[1], ci_high=primary[2], n=1000,
                                     control_n=400, control_value=0.05)])
@@ -258,8 +259,10 @@ def _frames(primary=(0.02, 0.01, 0.03), ltv=(500.0, -100.0, 1100.0), p_ltv=0.95,
     # breach: False (within), "unclear" (interval holds the allowance) or "clear" (above it)
     lo, hi = {False: (-0.001, 0.003), "unclear": (0.0, 0.02), "clear": (0.008, 0.02)}[breach]
     st = {False: "within", "unclear": "not settled", "clear": "breached"}[breach]
+    up = hi if decision_upper is None else decision_upper
     gr = pd.DataFrame([dict(arm="t", metric="unsubscribe_rate", abs_lift=0.01 if breach else 0.0,
                             ci_low=lo, ci_high=hi, threshold=0.005, state=st,
+                            decision_upper=up,
                             breached={"within": False, "breached": True}.get(st), why=None),
                        dict(arm="t", metric="block_rate", abs_lift=np.nan, ci_low=np.nan,
                             ci_high=np.nan, threshold=0.05, state="not judged", breached=None,
@@ -281,9 +284,10 @@ def test_rule_ship_when_every_requirement_holds():
     assert v.headline.startswith("Verdict: SHIP t")
     # the block rate could not be judged: said so, and it does not count either way
     assert any("block rate not judged" in r for r in v.reasons)
-    # p_profitable 95% with zero inside the interval: "probably pays", no claim that it pays
-    assert any("probably pays" in r for r in v.reasons)
-    assert not any("the campaign pays" in r for r in v.reasons)
+    # p_profitable 95% with zero inside the interval: the threshold is met, no claim it pays
+    assert any("cannot tell yet whether the campaign pays" in r and "which meets the 90%" in r
+               for r in v.reasons)
+    assert not any("t: the campaign pays" in r for r in v.reasons)
 
 
 def test_rule_iterate_when_primary_works_but_money_does_not():
@@ -303,6 +307,10 @@ def test_rule_stop_on_harm_or_breach():
     v = decide(breach="unclear")
     assert v.decision == "iterate"
     assert any("cannot tell yet whether unsubscribe rate stays within" in r for r in v.reasons)
+    # ... unless its one-sided bound at the decision's confidence (90%) is within the allowance
+    v = decide(breach="unclear", decision_upper=0.004)
+    assert v.decision == "ship"
+    assert any("within its allowance with at least 90% probability" in r for r in v.reasons)
     assert decide(primary=(-0.02, -0.03, -0.01)).decision == "stop"
     assert decide(ltv=(-900.0, -1500.0, -300.0)).decision == "stop"
     # money lost with no primary gain shown stops; with a primary gain it iterates
@@ -316,7 +324,7 @@ def test_rule_inconclusive_says_what_would_settle_it():
     v = decide(primary=(0.004, -0.003, 0.011))
     assert v.decision == "inconclusive"
     assert "cannot tell yet whether conversion moved" in v.reasons[0]
-    assert not any(w in " ".join(v.reasons) for w in (" rose ", " fell ", "the campaign pays"))
+    assert not any(w in " ".join(v.reasons) for w in (" rose ", " fell ", "t: the campaign pays"))
     # a primary effect is not required: a flat primary with money and guardrails fine ships
     assert decide(primary=(0.004, -0.003, 0.011),
                   rule={"require_primary_significant": False}).decision == "ship"
@@ -425,7 +433,7 @@ def test_figures_draw_every_arm_in_the_report_language(ev):
     assert len(fig2.axes[0].lines) == 2
     fig3 = figures.lift_forest(ev)
     labels = [t.get_text() for t in fig3.axes[0].get_yticklabels()]
-    assert labels[0] == "conversion" and "inactive at day 90 (lower is better)" in labels
+    assert labels[0] == "conversion" and "churned by day 90 (lower is better)" in labels
     fig4 = figures.funnel(ev)
     assert fig4.axes[0].get_title() == "Message funnel"
     plt.close("all")

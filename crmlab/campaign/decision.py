@@ -9,7 +9,8 @@ Every judgement rests on an interval or a probability, never on a point estimate
 - per arm: **stop** when harm is shown (primary or LTV interval below zero, a guardrail
   breached, or money lost without a primary gain); **ship** when every requirement holds
   (primary interval above zero, ``P(LTV lift >= min_ltv_lift)`` and ``p_profitable`` at least
-  ``min_p_profitable``, no guardrail breached or unsettled); **iterate** when the primary
+  ``min_p_profitable``, no guardrail breached and every judged one within its allowance with
+  that same confidence, :func:`guardrails_allow`); **iterate** when the primary
   effect is shown but something else is not; **inconclusive** otherwise — together with what
   would settle it (:func:`settle`).
 """
@@ -20,7 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from crmlab.campaign.guardrails import BREACHED, NOT_SETTLED
+from crmlab.campaign.guardrails import BREACHED, NOT_JUDGED, NOT_SETTLED
 
 
 def direction(lo: float, hi: float) -> str:
@@ -99,12 +100,29 @@ def settle(primary_row: pd.Series, metric: str, table: pd.DataFrame, arm: str, c
     return out
 
 
+def guardrails_allow(g: pd.DataFrame) -> bool:
+    """Whether an arm's guardrails allow shipping: none breached, and every judged one within
+    its allowance at the decision's confidence (``decision_upper``, the one-sided
+    ``min_p_profitable`` upper bound, at most the allowance). A guardrail that could not be
+    judged does not count either way."""
+    if len(g) == 0:
+        return True
+    if (g["state"] == BREACHED).any():
+        return False
+    judged = g[g["state"] != NOT_JUDGED]
+    upper = judged["decision_upper"] if "decision_upper" in judged else judged["ci_high"]
+    return bool((upper.astype(float) <= judged["threshold"].astype(float)).all())
+
+
 def arm_decision(rule: dict, primary_dir: str, ltv_dir: str, p_ltv: float, profit_dir: str,
-                 p_profitable: float, guard_states: list[str]) -> str:
+                 p_profitable: float, guard_states: list[str],
+                 guards_allow: bool | None = None) -> str:
     """One arm's decision from the states of its evidence (see the module docstring)."""
     min_p = rule["min_p_profitable"]
     breached = BREACHED in guard_states
     unsettled = NOT_SETTLED in guard_states
+    if guards_allow is None:
+        guards_allow = not (breached or unsettled)
     harm = primary_dir == "down" or ltv_dir == "down" or (rule["require_guardrails"] and breached)
     if harm or (profit_dir == "down" and primary_dir != "up"):
         return "stop"
@@ -112,7 +130,7 @@ def arm_decision(rule: dict, primary_dir: str, ltv_dir: str, p_ltv: float, profi
     ltv_ok = bool(np.isfinite(p_ltv) and p_ltv >= min_p)
     pays = bool(np.isfinite(p_profitable) and p_profitable >= min_p) \
         or not rule["require_positive_roi"]
-    guards_ok = not (breached or unsettled) or not rule["require_guardrails"]
+    guards_ok = guards_allow or not rule["require_guardrails"]
     if primary_ok and ltv_ok and pays and guards_ok:
         return "ship"
     if primary_dir == "up":

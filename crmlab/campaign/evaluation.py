@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab import i18n
-from crmlab.campaign import _stats, decision, narration
+from crmlab.campaign import _stats, decision, endpoints, narration
 from crmlab.campaign import economics as econ_
 from crmlab.campaign import guardrails as guard_
 from crmlab.campaign.table import (
@@ -310,6 +310,7 @@ class CampaignEvaluation:
     exclusions: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     fatigue: pd.DataFrame = field(default_factory=pd.DataFrame)
+    endpoint: str = "churn"
 
     # -- presentation ------------------------------------------------------------------------
     @property
@@ -392,6 +393,7 @@ class CampaignEvaluation:
                 "interval_method"]),
             "per_arm": _records(self.verdict.per_arm, [
                 "arm", "decision", "primary", "ltv", "profit", "p_profitable", "guardrails"]),
+            "endpoint": self.endpoint,
             "integrity": _json_safe({k: self.integrity[k] for k in (
                 "srm_p_value", "srm_flag", "balance_max_smd", "consent_violations",
                 "night_sends_without_consent")}),
@@ -559,7 +561,16 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
                                      "(left out of the long-term revenue comparison)",
                            "rows": n_partial})
     lt_table = table[full]
-    st = _survival(data, s, obs_end)
+    ep = endpoints.endpoint_table(data, s.campaign_id, table, s.churn_after_days,
+                                  s.horizon_days, obs_end)
+    endpoint = endpoints.page_endpoint(ep)
+    st = endpoints.spells(ep, endpoint)
+    if len(st) < len(ep):
+        exclusions.append({"reason": (
+            "active at assignment: not in the reactivation curves and rates"
+            if endpoint == endpoints.REACTIVATION else
+            f"lapsed at assignment (no purchase for {s.churn_after_days:g} days): not in the "
+            "churn curves and rates"), "rows": int(len(ep) - len(st))})
     km = _stats.km_by_arm(st, s.horizon_days, s.alpha)
     lt_rows = []
     rng_seed = s.seed
@@ -578,21 +589,30 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         km_c = km[(km["arm"] == CONTROL)].set_index("day")["retention"]
         lt_rows.append(dict(arm=a, n=int((lt_table["arm"] == a).sum()),
                             horizon_days=s.horizon_days, **comp, **ltv,
-                            churn_90=_at(1 - km_a, 90), churn_90_control=_at(1 - km_c, 90),
-                            churn_180=_at(1 - km_a, 180),
-                            churn_180_control=_at(1 - km_c, 180)))
+                            endpoint=endpoint,
+                            event_90=_at(1 - km_a, 90), event_90_control=_at(1 - km_c, 90),
+                            event_180=_at(1 - km_a, 180),
+                            event_180_control=_at(1 - km_c, 180)))
     long_term = pd.DataFrame(lt_rows)
     rate_rows = _stats.proportion_rows(table, "repurchase", CONTROL, treatments, arm_alpha)
+    event = "reactivated" if endpoint == endpoints.REACTIVATION else "churned"
+    rates = pd.DataFrame({"arm": table["arm"]}, index=table.index)
     for tday in STATUS_DAYS:
-        col = f"inactive_{tday}"
-        if col in table and table[col].notna().any():
-            rate_rows += _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha)
+        rates[f"{event}_{tday}"] = endpoints.event_by(ep, endpoint, tday)
+    if endpoint == endpoints.REACTIVATION:
+        rates["retained_reactivated"] = endpoints.retained_reactivated(ep, s.horizon_days)
+    for col in rates.columns[1:]:
+        if rates[col].notna().any():
+            rate_rows += _stats.proportion_rows(rates, col, CONTROL, treatments, arm_alpha)
     long_term_rates = _frame(rate_rows, ["control_n"])
     cumulative = cumulative_revenue(data, s.campaign_id, horizon_days=s.horizon_days,
                                     step_days=7)
 
     # ---- guardrails and funnel -------------------------------------------------------------
     g_rows = []
+    # the decision asks each guardrail to be within its allowance with the confidence it asks
+    # of the profit (min_p_profitable, one-sided): the upper bound at that level
+    decision_alpha = 2 * (1 - s.rule["min_p_profitable"]) / k
     for g, thr in s.guardrails.items():
         col = GUARDRAIL_COLUMNS.get(g)
         if col is None:
@@ -600,17 +620,23 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         why = None
         if g == "block_rate" and int(table.loc[table["arm"] == CONTROL, "sent"].sum()) == 0:
             rows, note = _block_rate_rows(data, info, table, treatments, arm_alpha, obs_end)
+            d_rows, _ = _block_rate_rows(data, info, table, treatments, decision_alpha, obs_end)
             if note:
                 notes.append(note)
                 why = "no_channel_baseline"
         else:
             rows = _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g)
+            d_rows = _stats.proportion_rows(table, col, CONTROL, treatments, decision_alpha,
+                                            metric=g)
             for r in rows:
                 r["baseline"] = "control"
+        upper = {r["arm"]: r["ci_high"] for r in d_rows}
+        for r in rows:
+            r["decision_upper"] = upper.get(r["arm"], np.nan)
         guard_.apply_states(rows, thr, why)
         g_rows += rows
     guardrails = _frame(g_rows, ["control_n", "threshold", "breached", "state", "why",
-                                 "baseline"])
+                                 "decision_upper", "baseline"])
     funnel = _funnel(table, arms)
     fatigue = guard_.fatigue_effects(
         table, guard_.fatigue_levels(guard_.prior_sends(data.assignments, s.campaign_id, table)), CONTROL,
@@ -645,7 +671,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         funnel=funnel, economics=economics, heterogeneity=heterogeneity, targeting=targeting,
         verdict=verdict,
         exclusions=pd.DataFrame(exclusions, columns=["reason", "rows"]), notes=notes,
-        fatigue=fatigue,
+        fatigue=fatigue, endpoint=endpoint,
     )
 
 
@@ -656,18 +682,6 @@ def data_currency(data) -> str:
 def _at(series: pd.Series, day: float) -> float:
     idx = series.index[series.index <= day]
     return float(series.loc[idx.max()]) if len(idx) else float("nan")
-
-
-def _survival(data, s: _Spec, obs_end) -> pd.DataFrame:
-    """Churn spells from assignment (time zero), followed to min(observation_end, t0 + horizon)."""
-    from crmlab.churn import survival_table
-
-    a = data.assignments
-    a = a.filter(a.campaign_id == s.campaign_id).select("campaign_id", "customer_id", "arm",
-                                                          "assigned_ts")
-    st = survival_table(data.orders, obs_end, churn_after_days=s.churn_after_days,
-                        start="assignment", assignments=a, horizon_days=s.horizon_days)
-    return st.reset_index()[["customer_id", "arm", "duration", "churned"]]
 
 
 MIN_BASELINE_SENDS = 100
@@ -835,8 +849,9 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
         l_dir = decision.direction(l_["ltv_ci_low"], l_["ltv_ci_high"])
         f_dir = decision.direction(e["profit_ci_low"], e["profit_ci_high"])
         states = list(g["state"]) if len(g) else []
+        guard_ok = decision.guardrails_allow(g)
         d = decision.arm_decision(rule, p_dir, l_dir, l_["p_ltv_above_min"], f_dir,
-                                  e["p_profitable"], states)
+                                  e["p_profitable"], states, guard_ok)
         arm_reasons[a] = narration.arm_reasons(
             a, lang=lang, metric=s.primary, primary=p, primary_fmt=fmt, p_level=p_level,
             level=level, settle=settle, lt=l_, econ=e, guards=g, horizon_days=s.horizon_days,
@@ -846,6 +861,7 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
             profit=narration.profit_state(e, rule["min_p_profitable"]),
             p_profitable=e["p_profitable"], p_ltv_above_min=l_["p_ltv_above_min"],
             guardrails=",".join(f"{m}:{st}" for m, st in zip(g["metric"], g["state"])),
+            guardrails_allow=guard_ok,
             primary_significant=p_dir == "up", primary_harm=p_dir == "down",
             ltv_harm=l_dir == "down", guardrail_harm=guard_.BREACHED in states,
             incremental_profit=e["incremental_profit"],

@@ -50,11 +50,11 @@ TEXT = {
               "a profit {p}.",
         "ko": "{arm}: 캠페인이 이익을 냅니다 — 증분 이익 {profit} ({ci}); 이익일 확률 {p}."},
     "profit.likely": {
-        "en": "{arm}: the campaign probably pays — probability of a profit {p} (shipping needs "
-              "{min}), but its interval still includes a loss: incremental profit {profit} "
-              "({ci}).",
-        "ko": "{arm}: 캠페인이 이익을 낼 가능성이 높습니다 — 이익일 확률 {p} (출시 기준 {min}), "
-              "다만 구간에 손실이 포함됩니다: 증분 이익 {profit} ({ci})."},
+        "en": "{arm}: the data cannot tell yet whether the campaign pays — incremental profit "
+              "{profit} ({ci}); probability of a profit {p}, which meets the {min} the "
+              "decision rule asks.",
+        "ko": "{arm}: 캠페인이 이익을 내는지 아직 알 수 없습니다 — 증분 이익 {profit} ({ci}); "
+              "이익일 확률 {p}로 결정 기준 {min}은 충족합니다."},
     "profit.loses": {
         "en": "{arm}: the campaign loses money — incremental profit {profit} ({ci}).",
         "ko": "{arm}: 캠페인이 손실을 냅니다 — 증분 이익 {profit} ({ci})."},
@@ -74,6 +74,11 @@ TEXT = {
     "guard.breached": {
         "en": "{arm}: {metric} breached its limit ({lift}, {ci}; allowance {thr}).",
         "ko": "{arm}: {metric}이(가) 허용치를 넘었습니다 ({lift}, {ci}; 허용치 {thr})."},
+    "guard.decision_ok": {
+        "en": "{arm}: {metric} is within its allowance with at least {min} probability "
+              "(bound {upper}), which the decision rule asks.",
+        "ko": "{arm}: {metric}이(가) {min} 이상의 확률로 허용 범위 이내입니다(상한 {upper}); "
+              "결정 기준을 충족합니다."},
     "guard.not settled": {
         "en": "{arm}: the data cannot tell yet whether {metric} stays within its limit "
               "({lift}, {ci}; allowance {thr}).",
@@ -113,6 +118,40 @@ TEXT = {
     "cov.pre_orders": {"en": "90-day orders", "ko": "90일 주문 수"},
     "cov.pre_visits": {"en": "90-day visits", "ko": "90일 방문 수"},
     "cov.tenure_days": {"en": "tenure", "ko": "가입 기간"},
+    "long.churn": {
+        "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout "
+              "({lift}, {ci}). Churn is counted from assignment and observed when the gap since "
+              "the last purchase reaches {C} days: churned by day 90 {e90} vs {c90}, by day 180 "
+              "{e180} vs {c180}; hazard ratio {hr} ({hrci}; below 1 = fewer churn).",
+        "ko": "{arm}: {days}일간 고객당 매출 {value}, 대조군 {control} ({lift}, {ci}). 이탈은 "
+              "배정 시점부터, 마지막 구매 후 {C}일이 지난 시점에 관측합니다: 90일 내 이탈 "
+              "{e90} 대 {c90}, 180일 내 {e180} 대 {c180}; 위험비 {hr} ({hrci}; 1 미만 = 이탈 "
+              "감소)."},
+    "long.reactivation": {
+        "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout "
+              "({lift}, {ci}). Of the customers lapsed at assignment (no purchase for {C} "
+              "days), {e90} vs {c90} bought again within 90 days and {e180} vs {c180} within "
+              "180; reactivation hazard ratio {hr} ({hrci}; above 1 = sooner).",
+        "ko": "{arm}: {days}일간 고객당 매출 {value}, 대조군 {control} ({lift}, {ci}). 배정 시 "
+              "휴면({C}일간 구매 없음) 고객 중 90일 내 재구매 {e90} 대 {c90}, 180일 내 {e180} "
+              "대 {c180}; 재활성 위험비 {hr} ({hrci}; 1 초과 = 더 빨리)."},
+    "km.churn": {"en": "Share of customers active at assignment not yet churned (churn observed "
+                       "when the gap since the last purchase reaches {C} days), by arm.",
+                 "ko": "배정 시 활성 고객 중 아직 이탈하지 않은 비율(마지막 구매 후 {C}일이 "
+                       "지나면 이탈), 군별."},
+    "km.reactivation": {"en": "Share of customers lapsed at assignment (no purchase for {C} "
+                              "days) who bought again, by days since assignment and arm.",
+                        "ko": "배정 시 휴면({C}일간 구매 없음) 고객 중 다시 구매한 비율, 배정 후 "
+                              "일수와 군별."},
+    "col.event_90": {"en": "{event} by day 90", "ko": "90일 내 {event}"},
+    "col.event_180": {"en": "{event} by day 180", "ko": "180일 내 {event}"},
+    "col.hr.churn": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
+    "col.hr.reactivation": {"en": "Reactivation hazard ratio", "ko": "재활성 위험비"},
+    "col.rmst.churn": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
+    "col.rmst.reactivation": {"en": "Change in days still lapsed (RMST)",
+                              "ko": "휴면 일수 변화(RMST)"},
+    "event.churn": {"en": "Churned", "ko": "이탈"},
+    "event.reactivation": {"en": "Reactivated", "ko": "재활성"},
     "why.no_comparison": {"en": "there is no comparison group",
                           "ko": "비교 집단이 없습니다"},
 }
@@ -181,6 +220,11 @@ def arm_reasons(a: str, *, lang: str, metric: str, primary, primary_fmt, p_level
                     metric=i18n.t(f"metric.{g['metric']}", lang), lift=pp(g["abs_lift"]),
                     ci=_ci(g["ci_low"], g["ci_high"], pp, level, lang), thr=pp(g["threshold"]),
                     why=why_text))
+        up = g.get("decision_upper", np.nan)
+        if g["state"] == "not settled" and np.isfinite(up) and up <= g["threshold"]:
+            rs.append(t("guard.decision_ok", lang, arm=a,
+                        metric=i18n.t(f"metric.{g['metric']}", lang), min=pct(min_p),
+                        upper=pp(up)))
     return rs
 
 

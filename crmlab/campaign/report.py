@@ -80,7 +80,8 @@ def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
     if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
-                  "inactive_90", "inactive_180"):
+                  "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
+                  "reactivated_180", "retained_reactivated"):
         return (lambda v: i18n.pct(v, 2)), (lambda v: i18n.pp(v, lang=lang))
     if metric in ("revenue", "aov", "ltv"):
         return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
@@ -219,45 +220,55 @@ def short_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
 
 
 def long_term(ev: CampaignEvaluation) -> str:
-    """The long-term effect in sentences: LTV lift, hazard ratio, RMST."""
+    """The long-term effect in sentences: LTV lift and the page's endpoint (churn or
+    reactivation), one definition for the whole page."""
+    from crmlab.campaign import narration
+
     lang = ev.lang
     out = [f"## {i18n.t('report.h.long', lang, days=f'{ev.horizon_days:g}')}"]
     m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
     ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     for _, r in ev.long_term.iterrows():
-        out.append("- " + i18n.t(
-            "report.long_sentence", lang, arm=r["arm"], days=f"{ev.horizon_days:g}",
+        out.append("- " + narration.t(
+            f"long.{ev.endpoint}", lang, arm=r["arm"], days=f"{ev.horizon_days:g}",
             value=m(r["ltv_treatment"]), control=m(r["ltv_control"]), lift=ms(r["ltv_lift"]),
             ci=i18n.t("ci", lang, level=_level(ev), lo=ms(r["ltv_ci_low"]),
-                      hi=ms(r["ltv_ci_high"])),
+                      hi=ms(r["ltv_ci_high"])), C=f"{ev.churn_after_days:g}",
+            e90=i18n.pct(r["event_90"]), c90=i18n.pct(r["event_90_control"]),
+            e180=i18n.pct(r["event_180"]), c180=i18n.pct(r["event_180_control"]),
             hr=i18n.num(r["hazard_ratio"], 2),
             hrci=i18n.t("ci", lang, level=_level(ev), lo=i18n.num(r["hr_ci_low"], 2),
-                        hi=i18n.num(r["hr_ci_high"], 2)),
-            rmst=i18n.num(r["rmst_diff_days"], 1, True)))
+                        hi=i18n.num(r["hr_ci_high"], 2))))
     return "\n".join(out)
 
 
 def long_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign import narration
+
     lang = ev.lang
+    event = narration.t(f"event.{ev.endpoint}", lang)
     rows = []
     for _, r in ev.long_term.iterrows():
         rows.append({
             _c("arm", lang): r["arm"],
-            _c("hr", lang): f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
-                            f"{i18n.num(r['hr_ci_high'], 2)})",
+            narration.t(f"col.hr.{ev.endpoint}", lang):
+                f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
+                f"{i18n.num(r['hr_ci_high'], 2)})",
             _c("logrank", lang): _p(r["logrank_p"]),
-            _c("rmst", lang): f"{i18n.num(r['rmst_diff_days'], 1, True)} "
+            narration.t(f"col.rmst.{ev.endpoint}", lang): f"{i18n.num(r['rmst_diff_days'], 1, True)} "
                               f"({i18n.num(r['rmst_ci_low'], 1, True)} ~ "
                               f"{i18n.num(r['rmst_ci_high'], 1, True)})",
-            _c("churn90", lang): f"{i18n.pct(r['churn_90'])} vs {i18n.pct(r['churn_90_control'])}",
-            _c("churn180", lang): f"{i18n.pct(r['churn_180'])} vs "
-                                  f"{i18n.pct(r['churn_180_control'])}",
+            narration.t("col.event_90", lang, event=event):
+                f"{i18n.pct(r['event_90'])} vs {i18n.pct(r['event_90_control'])}",
+            narration.t("col.event_180", lang, event=event):
+                f"{i18n.pct(r['event_180'])} vs {i18n.pct(r['event_180_control'])}",
         })
     return pd.DataFrame(rows)
 
 
 def long_term_rates_table(ev: CampaignEvaluation) -> pd.DataFrame:
-    """Repurchase and inactive-at-day-90/180 rates by arm vs the holdout."""
+    """Repurchase and the page's endpoint by day 90/180 (churned, or reactivated and still
+    active) by arm vs the holdout."""
     return _lift_table(ev, ev.long_term_rates)
 
 
@@ -419,7 +430,9 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
 
 
 def km_caption(ev: CampaignEvaluation) -> str:
-    return "*" + i18n.t("report.km_caption", ev.lang, C=f"{ev.churn_after_days:g}") + "*"
+    from crmlab.campaign import narration
+
+    return "*" + narration.t(f"km.{ev.endpoint}", ev.lang, C=f"{ev.churn_after_days:g}") + "*"
 
 
 def cumulative_caption(ev: CampaignEvaluation) -> str:

@@ -840,7 +840,10 @@ class _Shop:
                     "arm": np.asarray(rec["arm_names"], dtype=object)[rec["arm_i"]],
                     "world": w, "converted_7d": o["conv"], "revenue_180d": o["rev"],
                     "churn_duration_days": o["dur"] / DAY, "churned": o["churned"],
-                    "send_cost": o["send_cost"], "coupon_cost": o["coupon_cost"]}))
+                    "send_cost": o["send_cost"], "coupon_cost": o["coupon_cost"],
+                    "lapsed_at_assignment": o["lapsed"], "reactivation_days": o["react_days"],
+                    "reactivated": o["reactivated"], "churn_observed_days": o["churn_gap_days"],
+                    "churned_observed": o["churned_gap"]}))
             po_frames.append(pd.concat(po, ignore_index=True))
             ctrl = worlds["control"]
             arms = {}
@@ -857,6 +860,7 @@ class _Shop:
                     "revenue_180d_control": float(np.mean(ctrl["rev"])),
                     "churned_treated": float(np.mean(t["churned"])),
                     "churned_control": float(np.mean(ctrl["churned"])),
+                    **self._endpoint_truth(t, ctrl),
                     "send_cost_per_customer": float(np.mean(t["send_cost"])),
                     "coupon_cost_per_customer": float(np.mean(t["coupon_cost"])),
                     "cost_per_customer": float(np.mean(t["send_cost"] + t["coupon_cost"])),
@@ -902,6 +906,7 @@ class _Shop:
         dur, churned = churn_survival(at, end, od["owner"][pos], od["sec"][pos],
                                       P.CHURN_AFTER_DAYS * DAY)
         out = {"conv": conv, "rev": rev, "dur": dur, "churned": churned}
+        out.update(self._endpoints(at, end, od["owner"][pos], od["sec"][pos]))
         if costs is not None:
             c, f, world = costs
             send = np.zeros(len(at))
@@ -915,6 +920,56 @@ class _Shop:
                     coupon = np.where(f["delivered"] & used, value, 0.0)
             out.update(send_cost=send, coupon_cost=coupon)
         return out
+
+    @staticmethod
+    def _endpoint_truth(t: dict, ctrl: dict) -> dict:
+        """Hazard ratios (Cox, pooled worlds) of the report's endpoints: reactivation of the
+        customers lapsed at assignment, churn observed at the gap of the others; and the share
+        of each with the event by days 90 and 180 (among those followed that long)."""
+        out = {}
+        lapsed = ctrl["lapsed"]
+        for name, sel, dur, ev in (("reactivation", lapsed, "react_days", "reactivated"),
+                                   ("churn_observed", ~lapsed, "churn_gap_days",
+                                    "churned_gap")):
+            if sel.sum() == 0:
+                out[f"{name}_hazard_ratio"] = None
+                continue
+            out[f"{name}_hazard_ratio"] = cox_hazard_ratio(
+                t[dur][sel], t[ev][sel], ctrl[dur][sel], ctrl[ev][sel])
+            for day in (90, 180):
+                diffs = []
+                for w in (t, ctrl):
+                    hit = (w[ev][sel] == 1) & (w[dur][sel] <= day)
+                    seen = hit | (w[dur][sel] >= day)
+                    diffs.append(hit[seen].mean() if seen.any() else np.nan)
+                out[f"{name}_by_{day}d_lift"] = float(diffs[0] - diffs[1])
+        return out
+
+    @staticmethod
+    def _endpoints(at: np.ndarray, end: np.ndarray, owner: np.ndarray, sec: np.ndarray) -> dict:
+        """The campaign report's long-term endpoints, counted from the assignment ``at``:
+
+        - ``lapsed``: the last purchase before ``at`` is at least ``CHURN_AFTER_DAYS`` old;
+        - reactivation: days to the first purchase in ``[at, end)`` (censored at ``end``);
+        - churn observed when the gap reaches ``CHURN_AFTER_DAYS``: anchors are the last
+          purchase before ``at`` (``at`` itself without one) and every later purchase; the
+          first anchor ``a`` not followed by a purchase within the gap churns at ``a + C``
+          (days from ``at``; censored at ``end``)."""
+        n, c = len(at), P.CHURN_AFTER_DAYS * DAY
+        before = sec < at[owner]
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, owner[before], sec[before])
+        lapsed = (last >= 0) & (at - last >= c)
+        after = ~before & (sec < end[owner])
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, owner[after], sec[after])
+        reactivated = first < np.iinfo(np.int64).max
+        react = np.where(reactivated, first - at, end - at) / DAY
+        a0 = np.where(last >= 0, last, at)
+        dur, churned = churn_survival(a0, end, owner, sec, c)
+        gap = np.where(churned == 1, a0 + dur + c - at, end - at) / DAY
+        return {"lapsed": lapsed, "react_days": react, "reactivated": reactivated.astype(np.int8),
+                "churn_gap_days": gap, "churned_gap": churned}
 
     def _meta(self, tables: dict) -> dict:
         return {
