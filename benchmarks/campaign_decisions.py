@@ -7,6 +7,9 @@ customers each by default; seeds ``--first-seed`` ..., not the demo's 0), with
 true incremental profit is ``n × (margin_rate × revenue_lift_180d − cost_per_customer)`` (the
 arm's assigned customers, the simulator's per-customer cost in the arm's world).
 
+The true profit is the evaluation's estimand: the margin on the revenue lift of the customers
+observed over the whole horizon plus the cost per assigned customer, times the arm's size.
+
 Reported: the share of arms whose profit interval covers the true profit; every direction the
 verdict claims (primary metric, LTV lift, profit) that the truth contradicts; the share of
 shipped arms that truly lose money; the share of truly profitable arms that ship; and, for
@@ -64,10 +67,21 @@ def shop_rows(seed: int, n_customers: int, workdir: Path, specs: list[Path]) -> 
         ev = evaluate(data, raw, n_boot=200)
         per = ev.verdict.per_arm.set_index("arm")
         m = raw["economics"]["margin_rate"]
+        po = shop.potential_outcomes
+        po = po[po.campaign_id == cid]
+        asg = shop.tables["assignments"]
+        asg = asg[asg.campaign_id == cid].set_index("customer_id")["assigned_ts"]
+        obs_end = pd.Timestamp(data.observation_end)
+        ctrl = po[po.world == "control"].set_index("customer_id").sort_index()
+        full = (asg.reindex(ctrl.index) + pd.Timedelta(days=180) <= obs_end).to_numpy()
         for _, e in ev.economics.iterrows():
             a = e["arm"]
             t = gt["arms"][a]
-            true_pc = m * t["revenue_lift_180d"] - t["cost_per_customer"]
+            w = po[po.world == a].set_index("customer_id").sort_index()
+            # the estimand of the evaluation: the revenue lift of the customers observed over
+            # the whole horizon, the costs of every assigned customer, times the arm's size
+            rev_lift = float((w["revenue_180d"] - ctrl["revenue_180d"]).to_numpy()[full].mean())
+            true_pc = m * rev_lift - t["cost_per_customer"]
             true_profit = e["n"] * true_pc
             p = per.loc[a]
             row = dict(seed=seed, campaign_id=cid, arm=a, n=int(e["n"]),
@@ -75,12 +89,15 @@ def shop_rows(seed: int, n_customers: int, workdir: Path, specs: list[Path]) -> 
                        primary_dir=p["primary"], ltv_dir=p["ltv"],
                        profit_dir={"pays": "up", "loses": "down"}.get(p["profit"], "unclear"),
                        p_profitable=float(e["p_profitable"]),
+                       p_ltv_above_min=float(p["p_ltv_above_min"]),
+                       guardrails_allow=bool(p["guardrails_allow"]),
+                       guardrails=p["guardrails"],
                        profit=float(e["incremental_profit"]),
                        profit_ci_low=float(e["profit_ci_low"]),
                        profit_ci_high=float(e["profit_ci_high"]),
                        true_profit=float(true_profit),
                        true_conversion_lift=float(t["conversion_lift"]),
-                       true_revenue_lift=float(t["revenue_lift_180d"]),
+                       true_revenue_lift=rev_lift,
                        roi=float(e["roi"]) if np.isfinite(e["roi"]) else None,
                        roi_point_sign_wrong=bool(np.sign(e["incremental_profit"])
                                                  != np.sign(true_profit)))
@@ -108,7 +125,36 @@ def summarise(df: pd.DataFrame) -> dict:
                                            if len(profitable) else None),
         "profit_point_sign_wrong_share": float(df["roi_point_sign_wrong"].mean()),
         "decisions": {k: int(v) for k, v in df["decision"].value_counts().items()},
+        "rule_variants": rule_variants(df),
     }
+
+
+def rule_variants(df: pd.DataFrame) -> dict:
+    """What other decision rules would ship on the same evidence (no harm shown, guardrails
+    allowing): the share of shipped arms that truly lose money and of truly profitable arms
+    shipped."""
+    ok = (df["decision"] != "stop") & df["guardrails_allow"]
+    up = df["primary_dir"] == "up"
+    prof = df["true_profit"] > 0
+    out = {}
+    no_breach = (df["decision"] != "stop")
+    for name, sel in (("primary & p>=0.9 (default)", ok & up & (df["p_profitable"] >= 0.9)
+                       & (df["p_ltv_above_min"] >= 0.9)),
+                      ("primary & p>=0.9, guardrails only not breached",
+                       no_breach & up & (df["p_profitable"] >= 0.9)
+                       & (df["p_ltv_above_min"] >= 0.9)),
+                      ("primary & p>=0.8", ok & up & (df["p_profitable"] >= 0.8)
+                       & (df["p_ltv_above_min"] >= 0.8)),
+                      ("p>=0.9 without primary", ok & (df["p_profitable"] >= 0.9)
+                       & (df["p_ltv_above_min"] >= 0.9)),
+                      ("p>=0.95 without primary", ok & (df["p_profitable"] >= 0.95)
+                       & (df["p_ltv_above_min"] >= 0.95))):
+        out[name] = {"shipped": int(sel.sum()),
+                     "shipped_truly_losing_share": (float((df.loc[sel, "true_profit"] < 0)
+                                                          .mean()) if sel.any() else None),
+                     "truly_profitable_shipped_share": (float((sel & prof).sum() / prof.sum())
+                                                        if prof.any() else None)}
+    return out
 
 
 def main(argv=None) -> dict:
