@@ -81,3 +81,14 @@ def test_adjusted_rows_keep_raw_means_and_drop_covariates_that_barely_vary():
     assert r["control_value"] == pytest.approx(y[arm == "control"].mean())
     assert r["unadjusted_abs_lift"] == pytest.approx(r["value"] - r["control_value"])
     assert r["ci_low"] < 1500 < r["ci_high"] and r["variance_reduction"] > 0.5
+
+
+def test_fatigue_reaches_the_evaluation_and_the_report(small_shop):
+    from crmlab.campaign import evaluate, report
+
+    ev = evaluate(small_shop, dict(campaign_id="flash_sale_sms", segments=[]))
+    assert len(ev.fatigue) and set(ev.fatigue["fatigue"]) <= {"0", "1", "2-3", "4+"}
+    n_arm = int(ev.audience.set_index("arm").loc["sms", "n"])
+    assert ev.fatigue.loc[ev.fatigue["arm"] == "sms", "n"].sum() <= n_arm
+    t = report.fatigue_table(ev)
+    assert len(t) == len(ev.fatigue) and "Sends in the 30 days before" in t.columns

@@ -7,16 +7,20 @@ built in the engine) and orchestrates the statistics:
    campaign's ``holdout_share``, pre-period balance (standardised mean differences), consent and
    night-time compliance of the sends;
 2. short-term outcomes in the primary window: every treatment arm against control on the
-   primary and secondary metrics (revenue with CUPED on pre-period revenue; AOV by the delta
-   method);
-3. long-term outcomes over ``horizon_days``: Kaplan-Meier retention by arm, log-rank, the Cox
-   hazard ratio of churn, the RMST difference, revenue per customer over the horizon (the LTV
-   lift, percentile bootstrap CI), repurchase and inactive-at-day-90/180 rates;
-4. guardrails (unsubscribes, blocks) and the delivered → opened → clicked → purchased funnel;
-5. economics: costs, incremental revenue and margin, ROI, iROAS, cost per incremental conversion;
+   primary and secondary metrics (revenue and orders adjusted for pre-period covariates by
+   regression, :func:`crmlab.campaign._stats.adjusted_rows`; AOV by the delta method);
+3. long-term outcomes over ``horizon_days`` on the page's one endpoint
+   (:mod:`crmlab.campaign.endpoints`: reactivation or churn, from assignment): Kaplan-Meier
+   curves by arm, log-rank, the Cox hazard ratio, the RMST difference, the endpoint's rates by
+   day 90/180; revenue per customer over the horizon (the LTV lift, Welch CI);
+4. guardrails in three states and message fatigue (:mod:`crmlab.campaign.guardrails`), and the
+   delivered → opened → clicked → purchased funnel;
+5. economics (:mod:`crmlab.campaign.economics`): incremental profit with its interval and
+   probability, costs split into sends and coupons, break-even lift, ROI/iROAS when meaningful;
 6. heterogeneity by segment as of assignment, with Benjamini-Hochberg control, and a
    "whom to target next time" table;
-7. the verdict by the spec's decision rule, with its reasons in plain language.
+7. the verdict (:mod:`crmlab.campaign.decision`) with its reasons
+   (:mod:`crmlab.campaign.narration`).
 
 See ``docs/campaign-evaluation.md`` for every definition and choice.
 """
@@ -273,7 +277,11 @@ class CampaignEvaluation:
     long_term : one row per treatment arm (hazard ratio, RMST, LTV lift ...);
         ``long_term_rates`` repurchase / inactive rates; ``km`` retention curves;
         ``cumulative`` revenue curves
-    guardrails, funnel, economics, heterogeneity, targeting : tables
+    guardrails : one row per arm and guardrail with ``state`` (within, breached, not settled,
+        not judged), ``breached`` (True / False / None) and ``why``
+    fatigue : unsubscribe and block rates by prior-send fatigue level and arm
+    endpoint : ``"churn"`` or ``"reactivation"`` (the page's long-term endpoint)
+    funnel, economics, heterogeneity, targeting : tables
     verdict : Verdict
     exclusions : reason, rows (every customer left out of some analysis, and why)
     notes : list of str

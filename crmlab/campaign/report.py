@@ -60,6 +60,9 @@ _COLS = {
     "p_profit": {"en": "P(profit > 0)", "ko": "이익 확률"},
     "break_even": {"en": "Break-even lift / customer", "ko": "고객당 손익분기 증가"},
     "state": {"en": "Verdict", "ko": "판정"},
+    "fatigue": {"en": "Sends in the 30 days before", "ko": "직전 30일 발송 수"},
+    "unsub": {"en": "Unsubscribed (arm vs holdout)", "ko": "수신거부 (처치 대 대조)"},
+    "block": {"en": "Not delivered", "ko": "미도달"},
     "hr": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
     "rmst": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
     "logrank": {"en": "Log-rank p", "ko": "로그순위 p"},
@@ -286,6 +289,25 @@ def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
         t[_c("threshold", lang)] = [i18n.pp(v, lang=lang) for v in ev.guardrails["threshold"]]
         t[_c("state", lang)] = [state_text(st, lang) for st in ev.guardrails["state"]]
     return t
+
+
+def fatigue_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    """Unsubscribe effect and block rate by message fatigue (sends from every campaign in the
+    30 days before assignment) and arm."""
+    lang = ev.lang
+    rows = []
+    for _, r in ev.fatigue.iterrows():
+        rows.append({
+            _c("fatigue", lang): r["fatigue"], _c("arm", lang): r["arm"],
+            _c("n", lang): f"{int(r['n']):,}",
+            _c("unsub", lang): f"{i18n.pct(r['unsubscribe_rate'], 2)} vs "
+                               f"{i18n.pct(r['unsubscribe_rate_control'], 2)}",
+            _c("abs_lift", lang): f"{i18n.pp(r['unsubscribe_lift'], lang=lang)} "
+                                  f"({i18n.pp(r['unsubscribe_ci_low'], lang=lang)} ~ "
+                                  f"{i18n.pp(r['unsubscribe_ci_high'], lang=lang)})",
+            _c("block", lang): i18n.pct(r["block_rate"], 2),
+        })
+    return pd.DataFrame(rows)
 
 
 def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
