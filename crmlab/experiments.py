@@ -116,12 +116,18 @@ class Guardrail(_ItemAccess):
 
 @dataclass(frozen=True)
 class DecisionRule(_ItemAccess):
-    """What "ship" means: every requirement set to true must hold."""
+    """What "ship" means: every requirement set to true must hold.
+
+    ``require_positive_roi`` requires the probability that the incremental profit is positive
+    to be at least ``min_p_profitable``; ``min_ltv_lift`` requires the probability that the LTV
+    lift is at least that amount to be at least ``min_p_profitable`` too.
+    """
 
     require_primary_significant: bool = True
     min_ltv_lift: float = 0.0
     require_positive_roi: bool = True
     require_guardrails: bool = True
+    min_p_profitable: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -456,6 +462,9 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
                                                       base.require_positive_roi)),
                 require_guardrails=c.boolean("decision_rule.require_guardrails",
                                              dr.get("require_guardrails", base.require_guardrails)),
+                min_p_profitable=c.number("decision_rule.min_p_profitable",
+                                          dr.get("min_p_profitable", base.min_p_profitable),
+                                          0, 1, low_open=True, high_open=True),
             )
 
     segments = c.str_list("segments", get("segments") or [], SEGMENTS)
@@ -621,9 +630,10 @@ looks: 1                       # planned looks (>= 2 for sequential)
 # What "ship" means: every requirement must hold.
 decision_rule:
   require_primary_significant: true   # primary lift CI above 0
-  min_ltv_lift: 0.0                   # LTV lift point estimate >= this (currency units)
-  require_positive_roi: true
-  require_guardrails: true
+  min_ltv_lift: 0.0                   # P(LTV lift >= this, currency units) >= min_p_profitable
+  require_positive_roi: true          # P(incremental profit > 0) >= min_p_profitable
+  require_guardrails: true            # every judged guardrail shown within its allowance
+  min_p_profitable: 0.9               # the probability the two lines above need
 
 # Heterogeneity: rfm_segment, lifecycle_stage, acquisition_channel, region
 segments: [rfm_segment, lifecycle_stage]

@@ -121,6 +121,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "metric.repurchase": {"en": "repurchase rate", "ko": "재구매율"},
     "metric.inactive_90": {"en": "inactive at day 90", "ko": "90일 시점 비활성"},
     "metric.inactive_180": {"en": "inactive at day 180", "ko": "180일 시점 비활성"},
+    "metric.churned_90": {"en": "churned by day 90", "ko": "90일 내 이탈"},
+    "metric.churned_180": {"en": "churned by day 180", "ko": "180일 내 이탈"},
+    "metric.reactivated_90": {"en": "reactivated by day 90", "ko": "90일 내 재활성"},
+    "metric.reactivated_180": {"en": "reactivated by day 180", "ko": "180일 내 재활성"},
+    "metric.retained_reactivated": {"en": "reactivated and still active at the horizon",
+                                    "ko": "재활성 후 기간 끝까지 활성"},
     "ci": {"en": "{level} CI {lo} to {hi}", "ko": "{level} 신뢰구간 {lo} ~ {hi}"},
     # report
     "report.title": {"en": "Campaign report: {title}", "ko": "캠페인 보고서: {title}"},
@@ -203,10 +209,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The holdout receives no message, so unsubscribes are compared with its zero "
               "rate; the block rate (sends not delivered) is compared with the channel's usual "
               "rate on other campaigns' sends, and is not judged when the data hold too few "
-              "of them.",
+              "of them. A guardrail is within its limit when its interval's upper bound is at "
+              "most the allowance, breached when its lower bound is above it, and otherwise "
+              "the data cannot tell yet.",
         "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고, 차단(미도달)률은 같은 "
               "채널의 다른 캠페인 발송에서의 평소 비율과 비교합니다. 비교할 발송이 부족하면 "
-              "판정하지 않습니다."},
+              "판정하지 않습니다. 구간의 상한이 허용치 이하이면 허용 범위 이내, 하한이 "
+              "허용치를 넘으면 위반, 그 밖에는 아직 알 수 없습니다."},
     "report.km_caption": {
         "en": "Share of customers not yet churned (churn = {C} days without a purchase), by arm.",
         "ko": "군별 이탈하지 않은 고객 비율(이탈 = {C}일간 구매 없음)."},

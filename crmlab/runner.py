@@ -1130,7 +1130,11 @@ def _index_row(cid: str, res: dict, L: dict, out: Path) -> dict:
         value, ci = _format_pct(r.get("roi"), r.get("roi_ci_low"), r.get("roi_ci_high"))
         roi.append({"arm": r.get("arm"), "value": value, "ci": ci})
     guards = res.get("guardrails") or []
-    breaches = [f"{g.get('metric')} ({g.get('arm')})" for g in guards if g.get("breached")]
+    breaches = [f"{g.get('metric')} ({g.get('arm')})" for g in guards
+                if g.get("breached") is True]
+    # "OK" only when every guardrail was shown within its limit (breached: false); one not
+    # judged or not settled (breached: null) leaves the column without a badge
+    all_within = bool(guards) and all(g.get("breached") is False for g in guards)
     single_arm = len({x["arm"] for x in primary + ltv + roi}) <= 1
     for x in primary + ltv + roi:
         label = None if single_arm else x["arm"]
@@ -1158,7 +1162,7 @@ def _index_row(cid: str, res: dict, L: dict, out: Path) -> dict:
         "primary": primary or [{"arm": None, "value": "–", "ci": ""}],
         "ltv": ltv or [{"arm": None, "value": "–", "ci": ""}],
         "roi": roi or [{"arm": None, "value": "–", "ci": ""}],
-        "guardrails_ok": (not breaches) if guards else None,
+        "guardrails_ok": False if breaches else (True if all_within else None),
         "breaches": breaches,
         "decision": decision if decision in L["decision"] else "inconclusive",
         "decision_label": L["decision"].get(decision, decision or "–"),

@@ -129,7 +129,7 @@ def test_primary_lift_covers_the_truth_and_results_follow_the_contract(ev):
     assert res["audience"]["n_total"] == 4000
     assert set(res["long_term"][0]) == {"arm", "horizon_days", "hazard_ratio", "hr_ci_low",
                                         "hr_ci_high", "rmst_diff_days", "ltv_lift",
-                                        "ltv_ci_low", "ltv_ci_high"}
+                                        "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min"}
     assert res["verdict"]["decision"] in {"ship", "iterate", "stop", "inconclusive"}
     assert "cust-" not in text                          # no customer identifiers
 
@@ -142,18 +142,49 @@ def test_no_effect_on_long_term_outcomes_is_found_where_there_is_none(ev):
     assert lt["ltv_ci_low"] < 2000 < lt["ltv_ci_high"]
 
 
-def test_economics_are_costs_and_linear_in_the_ltv_interval(ev):
+def test_economics_are_profit_with_its_interval(ev):
     e = ev.economics.iloc[0]
     lt = ev.long_term.iloc[0]
     n_t = int(ev.audience.set_index("arm").loc["treatment", "n"])
     assert e["sends"] == n_t and e["send_cost"] == pytest.approx(15.0 * n_t)
     assert e["total_cost"] == pytest.approx(e["send_cost"] + e["coupon_cost"])
     assert e["incremental_revenue"] == pytest.approx(lt["ltv_lift"] * n_t)
-    assert e["roi"] == pytest.approx((0.3 * e["incremental_revenue"] - e["total_cost"])
-                                     / e["total_cost"])
-    assert e["roi_ci_low"] == pytest.approx((0.3 * lt["ltv_ci_low"] * n_t - e["total_cost"])
-                                            / e["total_cost"])
-    assert e["iroas"] == pytest.approx(e["incremental_revenue"] / e["total_cost"])
+    # the holdout costs nothing here: incremental cost = total cost
+    assert e["incremental_cost"] == pytest.approx(e["total_cost"])
+    assert e["incremental_profit"] == pytest.approx(0.3 * e["incremental_revenue"]
+                                                    - e["total_cost"])
+    assert e["profit_ci_low"] < e["incremental_profit"] < e["profit_ci_high"]
+    assert 0 <= e["p_profitable"] <= 1
+    assert e["break_even_lift"] == pytest.approx(e["total_cost"] / n_t / 0.3)
+    # ROI = profit / cost when it is meaningful, else null with the reason
+    if e["ratio_note"] is None:
+        assert e["roi"] == pytest.approx(e["incremental_profit"] / e["total_cost"])
+        assert e["roi_ci_low"] == pytest.approx(e["profit_ci_low"] / e["total_cost"])
+        assert e["iroas"] == pytest.approx(e["incremental_revenue"] / e["total_cost"])
+    else:
+        assert e["ratio_note"] == "cost_below_margin_se" and np.isnan(e["roi"])
+        assert e["margin_se"] > e["total_cost"]
+    res = ev.to_results({})["economics"][0]
+    assert {"incremental_profit", "profit_ci_low", "profit_ci_high", "p_profitable",
+            "send_cost", "coupon_cost", "total_cost"} <= set(res)
+
+
+def test_p_profitable_agrees_with_the_interval():
+    from crmlab.campaign.economics import (bootstrap_distribution, difference,
+                                           interval_and_probability)
+
+    rng = np.random.default_rng(5)
+    for shift in (-30.0, 0.0, 15.0, 60.0):
+        yt = rng.gamma(0.3, 300, 800) + shift
+        yc = rng.gamma(0.3, 300, 300)
+        d = bootstrap_distribution(yt, yc, n_boot=2000, seed=1)
+        lo, hi, p = interval_and_probability(d, 0.05, "student")
+        # the lower bound is above zero exactly when p exceeds 1 - alpha/2
+        assert (lo > 0) == (p > 0.975) or abs(p - 0.975) < 2e-3
+        assert (hi < 0) == (p < 0.025) or abs(p - 0.025) < 2e-3
+        w = difference(yt, yc, alpha=0.05)
+        assert (w["ci_low"] > 0) == (w["p"] > 0.975) and (w["ci_high"] < 0) == (w["p"] < 0.025)
+        assert difference(yt, yc, alpha=0.05, threshold=w["ci_low"])["p"] == pytest.approx(0.975)
 
 
 def test_integrity_and_funnel(ev):
@@ -217,17 +248,29 @@ def test_unknown_campaign_and_missing_control(shop, tmp_path):
 
 
 # --------------------------------------------------------------------------- decision rules
-def _frames(primary=(0.02, 0.01, 0.03), ltv=(500.0, -100.0, 1100.0), roi=(0.5, -0.2, 1.2),
-            breach=False):
+def _frames(primary=(0.02, 0.01, 0.03), ltv=(500.0, -100.0, 1100.0), p_ltv=0.95,
+            profit=(50_000.0, -10_000.0, 110_000.0), p_profit=0.95, breach=False, cost=1000.0,
+            decision_upper=None):
     primary_df = pd.DataFrame([dict(arm="t", metric="conversion", abs_lift=primary[0],
-                                    ci_low=primary[1], ci_high=primary[2])])
-    lt = pd.DataFrame([dict(arm="t", ltv_lift=ltv[0], ltv_ci_low=ltv[1], ltv_ci_high=ltv[2])])
-    ec = pd.DataFrame([dict(arm="t", roi=roi[0], roi_ci_low=roi[1], roi_ci_high=roi[2],
-                            total_cost=1000.0, incremental_margin=1500.0)])
-    # breach: False, "unclear" (point above the allowance, CI reaching below it) or "clear"
+                                    ci_low=primary[1], ci_high=primary[2], n=1000,
+                                    control_n=400, control_value=0.05)])
+    lt = pd.DataFrame([dict(arm="t", ltv_lift=ltv[0], ltv_ci_low=ltv[1], ltv_ci_high=ltv[2],
+                            p_ltv_above_min=p_ltv)])
+    ec = pd.DataFrame([dict(arm="t", incremental_profit=profit[0], profit_ci_low=profit[1],
+                            profit_ci_high=profit[2], p_profitable=p_profit, total_cost=cost,
+                            send_cost=cost, coupon_cost=0.0, sends=100,
+                            break_even_lift=cost / 1000 / 0.3)])
+    # breach: False (within), "unclear" (interval holds the allowance) or "clear" (above it)
+    lo, hi = {False: (-0.001, 0.003), "unclear": (0.0, 0.02), "clear": (0.008, 0.02)}[breach]
+    st = {False: "within", "unclear": "not settled", "clear": "breached"}[breach]
+    up = hi if decision_upper is None else decision_upper
     gr = pd.DataFrame([dict(arm="t", metric="unsubscribe_rate", abs_lift=0.01 if breach else 0.0,
-                            ci_low=0.008 if breach == "clear" else 0.0, ci_high=0.02,
-                            threshold=0.005, breached=bool(breach))])
+                            ci_low=lo, ci_high=hi, threshold=0.005, state=st,
+                            decision_upper=up,
+                            breached={"within": False, "breached": True}.get(st), why=None),
+                       dict(arm="t", metric="block_rate", abs_lift=np.nan, ci_low=np.nan,
+                            ci_high=np.nan, threshold=0.05, state="not judged", breached=None,
+                            why="no_channel_baseline")])
     return primary_df, lt, gr, ec
 
 
@@ -243,34 +286,74 @@ def test_rule_ship_when_every_requirement_holds():
     v = decide()
     assert (v.decision, v.arm) == ("ship", "t")
     assert v.headline.startswith("Verdict: SHIP t")
+    # the block rate could not be judged: said so, and it does not count either way
+    assert any("block rate not judged" in r for r in v.reasons)
+    # p_profitable 95% with zero inside the interval: the threshold is met, no claim it pays
+    assert any("cannot tell yet whether the campaign pays" in r and "which meets the 90%" in r
+               for r in v.reasons)
+    assert not any("t: the campaign pays" in r for r in v.reasons)
 
 
 def test_rule_iterate_when_primary_works_but_money_does_not():
-    assert decide(roi=(-0.4, -0.9, 0.1)).decision == "iterate"
-    assert decide(rule={"min_ltv_lift": 1000.0}).decision == "iterate"
-    # without the ROI requirement the same arm ships
-    assert decide(roi=(-0.4, -0.9, 0.1), rule={"require_positive_roi": False}).decision == "ship"
+    assert decide(p_profit=0.6).decision == "iterate"
+    assert decide(p_ltv=0.5).decision == "iterate"
+    # the threshold is the spec's
+    assert decide(p_profit=0.85).decision == "iterate"
+    assert decide(p_profit=0.85, rule={"min_p_profitable": 0.8}).decision == "ship"
+    # without the profit requirement the same arm ships
+    assert decide(p_profit=0.6, rule={"require_positive_roi": False}).decision == "ship"
 
 
 def test_rule_stop_on_harm_or_breach():
     assert decide(breach="clear").decision == "stop"
     assert decide(breach="clear", rule={"require_guardrails": False}).decision == "ship"
-    # an observed breach that the interval does not confirm blocks shipping but does not stop
+    # a guardrail whose interval holds the allowance blocks shipping but does not stop
     v = decide(breach="unclear")
     assert v.decision == "iterate"
-    assert any("cannot ship" in r for r in v.reasons)
+    assert any("cannot tell yet whether unsubscribe rate stays within" in r for r in v.reasons)
+    # ... unless its one-sided bound at the decision's confidence (90%) is within the allowance
+    v = decide(breach="unclear", decision_upper=0.004)
+    assert v.decision == "ship"
+    assert any("within its allowance with at least 90% probability" in r for r in v.reasons)
     assert decide(primary=(-0.02, -0.03, -0.01)).decision == "stop"
     assert decide(ltv=(-900.0, -1500.0, -300.0)).decision == "stop"
+    # money lost with no primary gain shown stops; with a primary gain it iterates
+    lost = dict(profit=(-50_000.0, -90_000.0, -10_000.0), p_profit=0.001)
+    assert decide(primary=(0.004, -0.003, 0.011), **lost).decision == "stop"
+    v = decide(**lost)
+    assert v.decision == "iterate" and any("loses money" in r for r in v.reasons)
 
 
-def test_rule_inconclusive_when_nothing_is_shown():
+def test_rule_inconclusive_says_what_would_settle_it():
     v = decide(primary=(0.004, -0.003, 0.011))
     assert v.decision == "inconclusive"
-    assert "cannot be told apart from zero" in v.reasons[0]
+    assert "cannot tell yet whether conversion moved" in v.reasons[0]
+    assert not any(w in " ".join(v.reasons) for w in (" rose ", " fell ", "t: the campaign pays"))
     # a primary effect is not required: a flat primary with money and guardrails fine ships
     assert decide(primary=(0.004, -0.003, 0.011),
                   rule={"require_primary_significant": False}).decision == "ship"
     assert decide(srm=True).decision == "inconclusive"
+
+
+def test_what_would_settle_it_uses_the_power_functions():
+    from crmlab.abtest import mde_proportions, sample_size_proportions
+    from crmlab.campaign.decision import settle
+
+    row = pd.Series(dict(n=1000, control_n=400, control_value=0.05, abs_lift=0.01))
+    out = settle(row, "conversion", None, "t", "control", 0.05)
+    assert out["mde"] == pytest.approx(float(mde_proportions(0.05, 400, ratio=2.5)))
+    need = sample_size_proportions(0.05, 0.06, ratio=2.5)
+    assert out["n_control_needed"] == math.ceil(float(need))
+    assert out["holdout_share_needed"] is None        # 1,400 customers cannot detect +1 pp
+    row = pd.Series(dict(n=20_000, control_n=2_000, control_value=0.05, abs_lift=0.01))
+    out = settle(row, "conversion", None, "t", "control", 0.05)
+    h = out["holdout_share_needed"]
+    assert 2_000 / 22_000 < h <= 0.5
+    from crmlab.abtest import power_proportions
+    assert float(power_proportions(0.05, 0.06, h * 22_000, ratio=(1 - h) / h)) >= 0.8
+    row = row.copy()
+    row["abs_lift"] = -0.01
+    assert settle(row, "conversion", None, "t", "control", 0.05)["n_control_needed"] is None
 
 
 def test_exploratory_reason_is_stated():
@@ -287,18 +370,6 @@ def test_json_safe_replaces_nan_and_numpy():
                       "d": pd.Timestamp("2024-01-02"), "e": np.bool_(True)})
     assert out == {"a": None, "b": 3, "c": [None, 1.5], "d": "2024-01-02T00:00:00", "e": True}
     assert all(not (isinstance(v, float) and math.isnan(v)) for v in out.values())
-
-
-def test_rule_free_campaign_pays_when_it_adds_margin():
-    s = _Spec.of(spec())
-    primary, lt, gr, ec = _frames()
-    ec = ec.assign(total_cost=0.0, roi=float("nan"), roi_ci_low=float("nan"),
-                   roi_ci_high=float("nan"), incremental_margin=1500.0)
-    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
-    assert v.decision == "ship" and any("cost nothing" in r for r in v.reasons)
-    ec = ec.assign(incremental_margin=-10.0)
-    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
-    assert v.decision == "iterate"
 
 
 def test_sequential_design_judges_the_primary_at_the_final_boundary(shop, ev):
@@ -366,7 +437,7 @@ def test_figures_draw_every_arm_in_the_report_language(ev):
     assert len(fig2.axes[0].lines) == 2
     fig3 = figures.lift_forest(ev)
     labels = [t.get_text() for t in fig3.axes[0].get_yticklabels()]
-    assert labels[0] == "conversion" and "inactive at day 90 (lower is better)" in labels
+    assert labels[0] == "conversion" and "churned by day 90 (lower is better)" in labels
     fig4 = figures.funnel(ev)
     assert fig4.axes[0].get_title() == "Message funnel"
     plt.close("all")

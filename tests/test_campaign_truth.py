@@ -2,16 +2,17 @@
 
 ``ground_truth.json`` records, per campaign and treatment arm, the exact effect in the realised
 sample (both potential outcomes simulated with common random numbers): the conversion lift
-within 7 days, the churn hazard ratio (t0 = assignment, C = 90 days, followed 180 days) and the
+within 7 days, the hazard ratio of the page's endpoint (reactivation of customers lapsed at
+assignment, or churn observed when the gap reaches C = 90 days; followed 180 days) and the
 revenue lift over 180 days — the shared definitions of docs/architecture.md, which the
 evaluation uses with ``horizon_days=180``.
 
 Each interval is a 95% interval (or stricter, Bonferroni across arms), so a few misses are
 expected: the test counts misses over every campaign x arm x effect of the simulated shops and
 allows what a binomial(K, 0.05) count exceeds only with probability < 1%. The default run
-uses the session's small shop; the ``slow`` test adds a second seed. Intervals for a
-sample-average effect under randomisation are conservative, so this allowance is generous
-only when the estimators are wrong.
+uses the session's small shop; the ``slow`` test adds a second seed. The revenue intervals
+fall about one point short of 95% on small holdouts (docs/campaign-evaluation.md §3), which
+this allowance absorbs; a wrong estimator does not pass it.
 """
 from __future__ import annotations
 
@@ -40,7 +41,10 @@ def _checks(data, truth):
         for arm, tr in g["arms"].items():
             rows.append((cid, arm, "conversion_lift", tr["conversion_lift"],
                          pr.loc[arm, "ci_low"], pr.loc[arm, "ci_high"]))
-            rows.append((cid, arm, "churn_hazard_ratio", tr["churn_hazard_ratio"],
+            # the page's endpoint: reactivation (mostly lapsed audience) or churn observed
+            # when the gap reaches 90 days (docs/campaign-evaluation.md)
+            key = ("reactivation" if ev.endpoint == "reactivation" else "churn_observed")
+            rows.append((cid, arm, "endpoint_hazard_ratio", tr[f"{key}_hazard_ratio"],
                          lt.loc[arm, "hr_ci_low"], lt.loc[arm, "hr_ci_high"]))
             rows.append((cid, arm, "revenue_lift_180d", tr["revenue_lift_180d"],
                          lt.loc[arm, "ltv_ci_low"], lt.loc[arm, "ltv_ci_high"]))
@@ -65,7 +69,7 @@ def checks(small_shop, small_shop_truth):
 def test_every_campaign_and_effect_is_checked(checks, small_shop_truth):
     arms = sum(len(g["arms"]) for g in small_shop_truth.values())
     assert len(checks) == 3 * arms >= 18
-    assert {r[2] for r in checks} == {"conversion_lift", "churn_hazard_ratio",
+    assert {r[2] for r in checks} == {"conversion_lift", "endpoint_hazard_ratio",
                                       "revenue_lift_180d"}
 
 

@@ -40,6 +40,38 @@ def test_km_medians_match_r_survfit(lung):
     assert [all_["median"], all_["median_ci_low"], all_["median_ci_high"]] == [310, 285, 363]
 
 
+def test_km_median_on_a_flat_stretch_matches_r_quantile_survfit():
+    # durations 1-4, events 1,1,0,1: S = 0.5 on [2, 4) (a censoring at 3 inside the flat);
+    # R: median(survfit(Surv(c(1,2,3,4), c(1,1,0,1)) ~ 1)) = 3 (midpoint of 2 and the next drop)
+    t = pd.DataFrame({"duration": [1, 2, 3, 4], "churned": [1, 1, 0, 1]})
+    assert kaplan_meier(t).table.loc[0, "median"] == 3
+    # the flat stretch runs to the end (last follow-up 4): R takes the midpoint of 2 and 4
+    t = pd.DataFrame({"duration": [1, 2, 3, 4], "churned": [1, 1, 0, 0]})
+    assert kaplan_meier(t).table.loc[0, "median"] == 3
+
+
+def test_km_quantiles_match_r_survival_test_suite():
+    # survival's tests/quantile.R, test1 without its NA row; R's quantile(fit, 1 - qq) is
+    # c(1, 3.5, 6, 9, 9.5, NA) and (log CI) lower = c(1, 1, 1, 6, 6, 9)
+    from crmlab.churn.km import _first_below
+
+    t = pd.DataFrame({"duration": [9, 1, 1, 6, 6, 8, 10], "churned": [1, 1, 0, 1, 1, 0, 0]})
+    c = kaplan_meier(t).curves
+    qq = [13 / 14, 6 / 7, 2 / 3, .5, 9 / 35, .1]
+    got = [_first_below(c["time"].to_numpy(), c["survival"].to_numpy(), q) for q in qq]
+    np.testing.assert_array_equal(got, [1, 3.5, 6, 9, 9.5, np.nan])
+    low = [_first_below(c["time"].to_numpy(), c["ci_low"].to_numpy(), q) for q in qq]
+    np.testing.assert_array_equal(low, [1, 1, 1, 6, 6, 9])
+    assert kaplan_meier(t).table.loc[0, "median"] == 9
+
+
+def test_km_table_flags_survival_beyond_follow_up():
+    t = pd.DataFrame({"duration": [5, 8, 8, 12, 20], "churned": [1, 1, 0, 1, 0]})
+    row = kaplan_meier(t, times=[10, 30]).table.iloc[0]
+    assert not row["S_10_beyond_follow_up"] and row["S_30_beyond_follow_up"]
+    assert bool(kaplan_meier(t).survival_at(30)["beyond_follow_up"].iloc[0])
+
+
 def test_km_curve_matches_lifelines(lung):
     km = kaplan_meier(lung, "sex", ci="log-log")
     for s in (1, 2):

@@ -268,6 +268,26 @@ def test_observed_outcomes_are_the_assigned_arms_potential_outcomes(shop, files,
     assert (po.churned.astype(int) == ref.churned).all()
 
 
+@pytest.mark.parametrize("cid", [c["campaign_id"] for c in P.CAMPAIGNS])
+def test_potential_costs_are_the_recorded_costs_in_the_assigned_world(shop, files, cid):
+    """Each customer's send and coupon cost in the world of their own arm is what the
+    assignments table records (coupon_cost; cost_per_send for every treated send); the
+    recorded cost per customer is the mean over all assigned customers of their arm's world."""
+    a = files["assignments"]
+    a = a[a.campaign_id == cid].set_index("customer_id").sort_index()
+    cost = files["campaigns"].set_index("campaign_id").loc[cid, "cost_per_send"]
+    po = shop.potential_outcomes
+    g = po[po.campaign_id == cid]
+    obs = g[g.world == g.arm].set_index("customer_id").sort_index()
+    np.testing.assert_allclose(obs.coupon_cost, a.coupon_cost.fillna(0.0), atol=1e-9)
+    np.testing.assert_allclose(obs.send_cost, np.where(a.sent_ts.notna(), cost, 0.0))
+    for arm, eff in shop.ground_truth[cid]["arms"].items():
+        w = g[g.world == arm]
+        assert eff["cost_per_customer"] == pytest.approx(
+            (w.send_cost + w.coupon_cost).mean(), rel=1e-12, abs=1e-12)
+    assert (g.loc[g.world == "control", ["send_cost", "coupon_cost"]] == 0).all().all()
+
+
 def test_churn_outcomes_agree_with_crmlab_churn(shop, files):
     """The simulator's survival outcomes are those of crmlab.churn.survival_table (the shared
     definition), for the factual arm of every assigned customer."""

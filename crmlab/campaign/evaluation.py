@@ -7,16 +7,20 @@ built in the engine) and orchestrates the statistics:
    campaign's ``holdout_share``, pre-period balance (standardised mean differences), consent and
    night-time compliance of the sends;
 2. short-term outcomes in the primary window: every treatment arm against control on the
-   primary and secondary metrics (revenue with CUPED on pre-period revenue; AOV by the delta
-   method);
-3. long-term outcomes over ``horizon_days``: Kaplan-Meier retention by arm, log-rank, the Cox
-   hazard ratio of churn, the RMST difference, revenue per customer over the horizon (the LTV
-   lift, percentile bootstrap CI), repurchase and inactive-at-day-90/180 rates;
-4. guardrails (unsubscribes, blocks) and the delivered → opened → clicked → purchased funnel;
-5. economics: costs, incremental revenue and margin, ROI, iROAS, cost per incremental conversion;
+   primary and secondary metrics (revenue and orders adjusted for pre-period covariates by
+   regression, :func:`crmlab.campaign._stats.adjusted_rows`; AOV by the delta method);
+3. long-term outcomes over ``horizon_days`` on the page's one endpoint
+   (:mod:`crmlab.campaign.endpoints`: reactivation or churn, from assignment): Kaplan-Meier
+   curves by arm, log-rank, the Cox hazard ratio, the RMST difference, the endpoint's rates by
+   day 90/180; revenue per customer over the horizon (the LTV lift, Welch CI);
+4. guardrails in three states and message fatigue (:mod:`crmlab.campaign.guardrails`), and the
+   delivered → opened → clicked → purchased funnel;
+5. economics (:mod:`crmlab.campaign.economics`): incremental profit with its interval and
+   probability, costs split into sends and coupons, break-even lift, ROI/iROAS when meaningful;
 6. heterogeneity by segment as of assignment, with Benjamini-Hochberg control, and a
    "whom to target next time" table;
-7. the verdict by the spec's decision rule, with its reasons in plain language.
+7. the verdict (:mod:`crmlab.campaign.decision`) with its reasons
+   (:mod:`crmlab.campaign.narration`).
 
 See ``docs/campaign-evaluation.md`` for every definition and choice.
 """
@@ -33,7 +37,9 @@ import numpy as np
 import pandas as pd
 
 from crmlab import i18n
-from crmlab.campaign import _stats
+from crmlab.campaign import _stats, decision, endpoints, narration
+from crmlab.campaign import economics as econ_
+from crmlab.campaign import guardrails as guard_
 from crmlab.campaign.table import (
     CampaignDataError,
     CampaignInfo,
@@ -52,6 +58,7 @@ N_BOOT = 2000
 MIN_SEGMENT_ARM = 30       # segment cells with fewer customers per arm are not tested
 SEGMENT_PERIOD_DAYS = 30   # segment labels are computed as of each 30-day assignment period
 GUARDRAIL_COLUMNS = {"unsubscribe_rate": "unsubscribed", "block_rate": "blocked"}
+ADJUST_COVARIATES = ("pre_revenue", "pre_orders", "pre_visits", "tenure_days")
 METRIC_COLUMNS = {"conversion": "conversion", "revenue": "revenue", "orders": "orders",
                   "visit": "visit"}
 
@@ -122,6 +129,7 @@ class _Spec:
                 min_ltv_lift=float(_get(rule, "min_ltv_lift", 0.0)),
                 require_positive_roi=bool(_get(rule, "require_positive_roi", True)),
                 require_guardrails=bool(_get(rule, "require_guardrails", True)),
+                min_p_profitable=float(_get(rule, "min_p_profitable", 0.9)),
             ),
             segments=tuple(_get(spec, "segments", ("rfm_segment", "lifecycle_stage")) or ()),
             margin_rate=float(_get(econ, "margin_rate", 0.3)),
@@ -272,7 +280,11 @@ class CampaignEvaluation:
     long_term : one row per treatment arm (hazard ratio, RMST, LTV lift ...);
         ``long_term_rates`` repurchase / inactive rates; ``km`` retention curves;
         ``cumulative`` revenue curves
-    guardrails, funnel, economics, heterogeneity, targeting : tables
+    guardrails : one row per arm and guardrail with ``state`` (within, breached, not settled,
+        not judged), ``breached`` (True / False / None) and ``why``
+    fatigue : unsubscribe and block rates by prior-send fatigue level and arm
+    endpoint : ``"churn"`` or ``"reactivation"`` (the page's long-term endpoint)
+    funnel, economics, heterogeneity, targeting : tables
     verdict : Verdict
     exclusions : reason, rows (every customer left out of some analysis, and why)
     notes : list of str
@@ -308,6 +320,8 @@ class CampaignEvaluation:
     verdict: Verdict
     exclusions: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    fatigue: pd.DataFrame = field(default_factory=pd.DataFrame)
+    endpoint: str = "churn"
 
     # -- presentation ------------------------------------------------------------------------
     @property
@@ -329,7 +343,7 @@ class CampaignEvaluation:
             "control_value": lt["ltv_control"], "abs_lift": lt["ltv_lift"],
             "rel_lift": lt["ltv_treatment"] / lt["ltv_control"] - 1,
             "ci_low": lt["ltv_ci_low"], "ci_high": lt["ltv_ci_high"], "p_value": lt["ltv_p_value"],
-            "method": "difference in means over the horizon; percentile bootstrap CI",
+            "method": "difference in means over the horizon; Welch t CI",
         }) if len(lt) else pd.DataFrame()
         parts = [self.primary, self.secondary, ltv, self.long_term_rates, self.guardrails]
         cols = ["metric", "arm", "n", "value", "control_value", "abs_lift", "rel_lift",
@@ -376,14 +390,21 @@ class CampaignEvaluation:
                                                "abs_lift", "ci_low", "ci_high", "p_value"]),
             "long_term": _records(self.long_term, [
                 "arm", "horizon_days", "hazard_ratio", "hr_ci_low", "hr_ci_high",
-                "rmst_diff_days", "ltv_lift", "ltv_ci_low", "ltv_ci_high"]),
+                "rmst_diff_days", "ltv_lift", "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min"]),
             "guardrails": _records(self.guardrails, [
                 "arm", "metric", "value", "control_value", "abs_lift", "ci_low", "ci_high",
-                "threshold", "breached"]),
+                "threshold", "breached", "state", "why"]),
             "economics": _records(self.economics, [
-                "arm", "sends", "send_cost", "coupon_cost", "total_cost",
-                "incremental_conversions", "incremental_revenue", "incremental_margin", "roi",
-                "roi_ci_low", "roi_ci_high", "iroas", "cost_per_incremental_conversion"]),
+                "arm", "sends", "send_cost", "coupon_cost", "total_cost", "incremental_cost",
+                "incremental_conversions", "incremental_revenue", "incremental_revenue_ci_low",
+                "incremental_revenue_ci_high", "incremental_margin", "margin_rate",
+                "incremental_profit", "profit_ci_low", "profit_ci_high", "p_profitable",
+                "break_even_lift", "roi", "roi_ci_low", "roi_ci_high", "iroas", "iroas_ci_low",
+                "iroas_ci_high", "ratio_note", "cost_per_incremental_conversion",
+                "interval_method"]),
+            "per_arm": _records(self.verdict.per_arm, [
+                "arm", "decision", "primary", "ltv", "profit", "p_profitable", "guardrails"]),
+            "endpoint": self.endpoint,
             "integrity": _json_safe({k: self.integrity[k] for k in (
                 "srm_p_value", "srm_flag", "balance_max_smd", "consent_violations",
                 "sends_without_consent", "night_sends_without_consent", "consent_basis")}),
@@ -404,12 +425,9 @@ def _metric_rows(table, metric, control, treatments, alpha) -> list[dict]:
         if metric == "visit" and table["visit"].isna().all():
             return []
         return _stats.proportion_rows(table, metric, control, treatments, alpha)
-    if metric == "revenue":
-        return _stats.mean_rows(table, "revenue", control, treatments, alpha,
-                                covariate="pre_revenue")
-    if metric == "orders":
-        return _stats.mean_rows(table, "orders", control, treatments, alpha,
-                                covariate="pre_orders")
+    if metric in ("revenue", "orders"):
+        return _stats.adjusted_rows(table, metric, control, treatments, alpha,
+                                    ADJUST_COVARIATES)
     if metric == "aov":
         return _stats.ratio_rows(table, "pos_revenue", "orders", control, treatments, alpha,
                                  metric="aov")
@@ -537,7 +555,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
                      f"the final look's nominal level {final_p:.4f} (O'Brien-Fleming-type "
                      "alpha spending)")
     primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, primary_alpha),
-                     ["control_n", "variance_reduction"])
+                     ["control_n", "variance_reduction", "unadjusted_abs_lift", "covariates"])
     if len(primary) == 0:
         raise CampaignDataError(
             f"primary metric {s.primary!r}: could not be measured for campaign "
@@ -550,7 +568,8 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         if not rows:
             notes.append(f"secondary metric {m}: not measurable from this data")
         sec_rows += rows
-    secondary = _frame(sec_rows, ["control_n", "variance_reduction"])
+    secondary = _frame(sec_rows, ["control_n", "variance_reduction", "unadjusted_abs_lift",
+                                  "covariates"])
 
     # ---- long term --------------------------------------------------------------------------
     full = table["horizon_observed_days"] >= s.horizon_days - 1e-9
@@ -560,7 +579,16 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
                                      "(left out of the long-term revenue comparison)",
                            "rows": n_partial})
     lt_table = table[full]
-    st = _survival(data, s, obs_end)
+    ep = endpoints.endpoint_table(data, s.campaign_id, table, s.churn_after_days,
+                                  s.horizon_days, obs_end)
+    endpoint = endpoints.page_endpoint(ep)
+    st = endpoints.spells(ep, endpoint)
+    if len(st) < len(ep):
+        exclusions.append({"reason": (
+            "active at assignment: not in the reactivation curves and rates"
+            if endpoint == endpoints.REACTIVATION else
+            f"lapsed at assignment (no purchase for {s.churn_after_days:g} days): not in the "
+            "churn curves and rates"), "rows": int(len(ep) - len(st))})
     km = _stats.km_by_arm(st, s.horizon_days, s.alpha)
     lt_rows = []
     rng_seed = s.seed
@@ -569,56 +597,75 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         yt = lt_table.loc[lt_table["arm"] == a, "revenue_h"].to_numpy(float)
         yc = lt_table.loc[lt_table["arm"] == CONTROL, "revenue_h"].to_numpy(float)
         if len(yt) >= 2 and len(yc) >= 2:
-            w = _stats.welch_diff(yt, yc, arm_alpha)
-            lo, hi = _stats.bootstrap_mean_diff(yt, yc, arm_alpha, n_boot=n_boot,
-                                                seed=rng_seed + i)
-            ltv = dict(ltv_treatment=float(yt.mean()), ltv_control=float(yc.mean()),
-                       ltv_lift=float(yt.mean() - yc.mean()), ltv_ci_low=lo, ltv_ci_high=hi,
-                       ltv_p_value=w[3])
+            ltv = econ_.ltv_interval(yt, yc, arm_alpha, n_boot, rng_seed + i,
+                                     s.rule["min_ltv_lift"])
         else:
             ltv = dict(ltv_treatment=np.nan, ltv_control=np.nan, ltv_lift=np.nan,
-                       ltv_ci_low=np.nan, ltv_ci_high=np.nan, ltv_p_value=np.nan)
+                       ltv_ci_low=np.nan, ltv_ci_high=np.nan, ltv_p_value=np.nan,
+                       p_ltv_above_min=np.nan)
         km_a = km[(km["arm"] == a)].set_index("day")["retention"]
         km_c = km[(km["arm"] == CONTROL)].set_index("day")["retention"]
         lt_rows.append(dict(arm=a, n=int((lt_table["arm"] == a).sum()),
                             horizon_days=s.horizon_days, **comp, **ltv,
-                            churn_90=_at(1 - km_a, 90), churn_90_control=_at(1 - km_c, 90),
-                            churn_180=_at(1 - km_a, 180),
-                            churn_180_control=_at(1 - km_c, 180)))
+                            endpoint=endpoint,
+                            event_90=_at(1 - km_a, 90), event_90_control=_at(1 - km_c, 90),
+                            event_180=_at(1 - km_a, 180),
+                            event_180_control=_at(1 - km_c, 180)))
     long_term = pd.DataFrame(lt_rows)
     rate_rows = _stats.proportion_rows(table, "repurchase", CONTROL, treatments, arm_alpha)
+    event = "reactivated" if endpoint == endpoints.REACTIVATION else "churned"
+    rates = pd.DataFrame({"arm": table["arm"]}, index=table.index)
     for tday in STATUS_DAYS:
-        col = f"inactive_{tday}"
-        if col in table and table[col].notna().any():
-            rate_rows += _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha)
+        rates[f"{event}_{tday}"] = endpoints.event_by(ep, endpoint, tday)
+    if endpoint == endpoints.REACTIVATION:
+        rates["retained_reactivated"] = endpoints.retained_reactivated(ep, s.horizon_days)
+    for col in rates.columns[1:]:
+        if rates[col].notna().any():
+            rate_rows += _stats.proportion_rows(rates, col, CONTROL, treatments, arm_alpha)
     long_term_rates = _frame(rate_rows, ["control_n"])
     cumulative = cumulative_revenue(data, s.campaign_id, horizon_days=s.horizon_days,
                                     step_days=7)
 
     # ---- guardrails and funnel -------------------------------------------------------------
     g_rows = []
+    # the decision asks each guardrail to be within its allowance with the confidence it asks
+    # of the profit (min_p_profitable, one-sided): the upper bound at that level
+    decision_alpha = 2 * (1 - s.rule["min_p_profitable"]) / k
     for g, thr in s.guardrails.items():
         col = GUARDRAIL_COLUMNS.get(g)
         if col is None:
             raise ValueError(f"guardrail {g!r}: unknown; allowed: {sorted(GUARDRAIL_COLUMNS)}")
+        why = None
         if g == "block_rate" and int(table.loc[table["arm"] == CONTROL, "sent"].sum()) == 0:
             rows, note = _block_rate_rows(data, info, table, treatments, arm_alpha, obs_end)
+            d_rows, _ = _block_rate_rows(data, info, table, treatments, decision_alpha, obs_end)
             if note:
                 notes.append(note)
+                why = "no_channel_baseline"
         else:
             rows = _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g)
+            d_rows = _stats.proportion_rows(table, col, CONTROL, treatments, decision_alpha,
+                                            metric=g)
             for r in rows:
                 r["baseline"] = "control"
+        upper = {r["arm"]: r["ci_high"] for r in d_rows}
         for r in rows:
-            r.update(threshold=thr,
-                     breached=bool(np.isfinite(r["abs_lift"]) and r["abs_lift"] > thr))
-            g_rows.append(r)
-    guardrails = _frame(g_rows, ["control_n", "threshold", "breached", "baseline"])
+            r["decision_upper"] = upper.get(r["arm"], np.nan)
+        guard_.apply_states(rows, thr, why)
+        g_rows += rows
+    guardrails = _frame(g_rows, ["control_n", "threshold", "breached", "state", "why",
+                                 "decision_upper", "baseline"])
     funnel = _funnel(table, arms)
+    fatigue = guard_.fatigue_effects(
+        table, guard_.fatigue_levels(guard_.prior_sends(data.assignments, s.campaign_id, table)), CONTROL,
+        treatments, arm_alpha)
 
     # ---- economics ---------------------------------------------------------------------------
-    economics = _economics(table, info, s, primary_conv=_conv_lifts(table, treatments),
-                           long_term=long_term)
+    conv = _conv_lifts(table, treatments)
+    economics = pd.DataFrame([econ_.arm_economics(
+        table, full, a, CONTROL, cost_per_send=info.cost_per_send, coupon_cost=s.coupon_cost,
+        margin_rate=s.margin_rate, alpha=arm_alpha, min_p=s.rule["min_p_profitable"],
+        conv_lift=conv[a], n_boot=n_boot, seed=rng_seed + i) for i, a in enumerate(treatments)])
 
     # ---- heterogeneity -----------------------------------------------------------------------
     labels, seg_notes = segment_labels_at_assignment(data, table, s.segments)
@@ -628,7 +675,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     # ---- verdict -----------------------------------------------------------------------------
     verdict = _verdict(s, lang, info, integrity, primary, long_term, guardrails, economics,
                        treatments, arm_alpha, data_currency(data), n_partial,
-                       primary_alpha=primary_alpha)
+                       primary_alpha=primary_alpha, table=table)
 
     return CampaignEvaluation(
         campaign=info, spec=s.raw, lang=lang, currency=data_currency(data),
@@ -642,6 +689,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         funnel=funnel, economics=economics, heterogeneity=heterogeneity, targeting=targeting,
         verdict=verdict,
         exclusions=pd.DataFrame(exclusions, columns=["reason", "rows"]), notes=notes,
+        fatigue=fatigue, endpoint=endpoint,
     )
 
 
@@ -652,18 +700,6 @@ def data_currency(data) -> str:
 def _at(series: pd.Series, day: float) -> float:
     idx = series.index[series.index <= day]
     return float(series.loc[idx.max()]) if len(idx) else float("nan")
-
-
-def _survival(data, s: _Spec, obs_end) -> pd.DataFrame:
-    """Churn spells from assignment (time zero), followed to min(observation_end, t0 + horizon)."""
-    from crmlab.churn import survival_table
-
-    a = data.assignments
-    a = a.filter(a.campaign_id == s.campaign_id).select("campaign_id", "customer_id", "arm",
-                                                          "assigned_ts")
-    st = survival_table(data.orders, obs_end, churn_after_days=s.churn_after_days,
-                        start="assignment", assignments=a, horizon_days=s.horizon_days)
-    return st.reset_index()[["customer_id", "arm", "duration", "churned"]]
 
 
 MIN_BASELINE_SENDS = 100
@@ -738,44 +774,6 @@ def _funnel(table: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _economics(table, info: CampaignInfo, s: _Spec, primary_conv: dict,
-               long_term: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    lt = long_term.set_index("arm")
-    for a, conv_lift in primary_conv.items():
-        g = table[table["arm"] == a]
-        n = len(g)
-        sends = int(g["sent"].sum())
-        send_cost = sends * info.cost_per_send
-        if s.coupon_cost is None:
-            coupon = float(g["coupon_cost"].sum())
-        else:  # spec: cost per redeemed coupon; a redemption = a treated customer's conversion
-            coupon = s.coupon_cost * float(g["conversion"].sum())
-        total = send_cost + coupon
-        ltv_lift = lt.loc[a, "ltv_lift"]
-        inc_rev = ltv_lift * n
-        inc_rev_lo, inc_rev_hi = lt.loc[a, "ltv_ci_low"] * n, lt.loc[a, "ltv_ci_high"] * n
-        m = s.margin_rate
-        inc_conv = conv_lift * n
-
-        def roi(rev):
-            return (m * rev - total) / total if total > 0 else np.nan
-
-        rows.append({
-            "arm": a, "n": n, "sends": sends, "cost_per_send": info.cost_per_send,
-            "send_cost": send_cost, "coupon_cost": coupon, "total_cost": total,
-            "incremental_conversions": inc_conv, "incremental_revenue": inc_rev,
-            "incremental_revenue_ci_low": inc_rev_lo, "incremental_revenue_ci_high": inc_rev_hi,
-            "incremental_margin": m * inc_rev, "margin_rate": m,
-            "roi": roi(inc_rev), "roi_ci_low": roi(inc_rev_lo), "roi_ci_high": roi(inc_rev_hi),
-            "iroas": inc_rev / total if total > 0 else np.nan,
-            "iroas_ci_low": inc_rev_lo / total if total > 0 else np.nan,
-            "iroas_ci_high": inc_rev_hi / total if total > 0 else np.nan,
-            "cost_per_incremental_conversion": total / inc_conv if inc_conv > 0 else np.nan,
-        })
-    return pd.DataFrame(rows)
-
-
 def _heterogeneity(table, labels: pd.DataFrame, treatments, s: _Spec, info, arm_alpha):
     cols = ["segment", "level", "arm", "n", "control_n", "conversion_lift", "conversion_p",
             "ltv", "ltv_control", "ltv_lift", "ltv_ci_low", "ltv_ci_high", "ltv_p",
@@ -830,10 +828,6 @@ def _level_text(alpha: float) -> str:
     return text.replace("0%", "%") if text.endswith("0%") and "." in text else text
 
 
-def _ci_text(lo, hi, fmt, level, lang):
-    return i18n.t("ci", lang, level=level, lo=fmt(lo), hi=fmt(hi))
-
-
 def _metric_fmt(metric, currency, lang="en"):
     if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase"):
         return lambda v: i18n.pp(v, lang=lang)
@@ -843,11 +837,14 @@ def _metric_fmt(metric, currency, lang="en"):
 
 
 def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, economics,
-             treatments, arm_alpha, currency, n_partial, primary_alpha=None) -> Verdict:
+             treatments, arm_alpha, currency, n_partial, primary_alpha=None,
+             table=None) -> Verdict:
+    """The decision (:mod:`crmlab.campaign.decision`) and its reasons
+    (:mod:`crmlab.campaign.narration`)."""
     level = _level_text(arm_alpha)
-    p_level = _level_text(arm_alpha if primary_alpha is None else primary_alpha)
+    p_alpha = arm_alpha if primary_alpha is None else primary_alpha
+    p_level = _level_text(p_alpha)
     rule = s.rule
-    money = lambda v: i18n.money(v, currency, signed=True)  # noqa: E731
     reasons_common = []
     if s.exploratory:
         reasons_common.append(i18n.t("reason.exploratory", lang,
@@ -858,92 +855,46 @@ def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, ec
     if n_partial:
         reasons_common.append(i18n.t("reason.horizon_partial", lang, rows=f"{n_partial:,}",
                                      days=f"{s.horizon_days:g}"))
-    per_arm = []
-    arm_reasons: dict[str, list[str]] = {}
-    pr = primary.set_index("arm")
-    lt = long_term.set_index("arm")
-    ec = economics.set_index("arm")
-    mname = i18n.t(f"metric.{s.primary}", lang)
+    per_arm, arm_reasons = [], {}
+    pr, lt, ec = primary.set_index("arm"), long_term.set_index("arm"), economics.set_index("arm")
     fmt = _metric_fmt(s.primary, currency, lang)
-    pp = lambda v: i18n.pp(v, lang=lang)  # noqa: E731
     for a in treatments:
-        rs = []
-        p = pr.loc[a]
-        ci = _ci_text(p["ci_low"], p["ci_high"], fmt, p_level, lang)
-        primary_sig = bool(p["ci_low"] > 0)
-        primary_harm = bool(p["ci_high"] < 0)
-        key = "reason.primary_up" if primary_sig else (
-            "reason.primary_down" if primary_harm else "reason.primary_flat")
-        rs.append(i18n.t(key, lang, arm=a, metric=mname, lift=fmt(p["abs_lift"]), ci=ci))
-        l_ = lt.loc[a]
-        ltv_ok = bool(np.isfinite(l_["ltv_lift"]) and l_["ltv_lift"] >= rule["min_ltv_lift"])
-        ltv_harm = bool(l_["ltv_ci_high"] < 0)
-        lci = _ci_text(l_["ltv_ci_low"], l_["ltv_ci_high"], money, level, lang)
-        key = "reason.ltv_down" if ltv_harm else ("reason.ltv_ok" if ltv_ok else "reason.ltv_low")
-        rs.append(i18n.t(key, lang, arm=a, days=f"{s.horizon_days:g}", lift=money(l_["ltv_lift"]),
-                         ci=lci, min=i18n.money(rule["min_ltv_lift"], currency)))
-        e = ec.loc[a]
-        if e["total_cost"] > 0:
-            roi_ok = bool(np.isfinite(e["roi"]) and e["roi"] > 0)
-            rci = _ci_text(e["roi_ci_low"], e["roi_ci_high"], lambda v: i18n.pct(v, 0, True),
-                           level, lang)
-            rs.append(i18n.t("reason.roi_pos" if roi_ok else "reason.roi_neg", lang, arm=a,
-                             roi=i18n.pct(e["roi"], 0, True),
-                             cost=i18n.money(e["total_cost"], currency), ci=rci))
-        else:  # a free campaign (e.g. app push without coupon): it pays when it adds margin
-            roi_ok = bool(np.isfinite(e["incremental_margin"]) and e["incremental_margin"] > 0)
-            rs.append(i18n.t("reason.free_pos" if roi_ok else "reason.free_neg", lang, arm=a,
-                             margin=i18n.money(e["incremental_margin"], currency, True)))
+        p, l_, e = pr.loc[a], lt.loc[a], ec.loc[a]
         g = guardrails[guardrails["arm"] == a]
-        breaches = g[g["breached"]]
-        for _, b in breaches.iterrows():
-            rs.append(i18n.t("reason.guard_breach", lang, arm=a,
-                             metric=i18n.t(f"metric.{b['metric']}", lang),
-                             lift=pp(b["abs_lift"]),
-                             ci=_ci_text(b["ci_low"], b["ci_high"], pp, level, lang),
-                             thr=pp(b["threshold"])))
-        guard_ok = len(breaches) == 0
-        # a breach is "clear" when even the lower confidence limit exceeds the allowance
-        guard_harm = bool((breaches["ci_low"] > breaches["threshold"]).any())
-        if guard_ok and len(g):
-            rs.append(i18n.t("reason.guard_ok", lang, arm=a))
-        elif not guard_harm:
-            rs.append(i18n.t("reason.guard_unclear", lang, arm=a))
-        if (rule["require_guardrails"] and guard_harm) or primary_harm or ltv_harm:
-            decision = "stop"
-        elif ((primary_sig or not rule["require_primary_significant"]) and ltv_ok
-              and (roi_ok or not rule["require_positive_roi"])
-              and (guard_ok or not rule["require_guardrails"])):
-            decision = "ship"
-        elif primary_sig:
-            decision = "iterate"
-        else:
-            decision = "inconclusive"
-        per_arm.append(dict(arm=a, decision=decision, primary_significant=primary_sig,
-                            primary_harm=primary_harm, ltv_ok=ltv_ok, ltv_harm=ltv_harm,
-                            roi_ok=roi_ok, guardrails_ok=guard_ok, guardrail_harm=guard_harm,
-                            incremental_margin=e["incremental_margin"] - e["total_cost"]))
-        arm_reasons[a] = rs
+        p_dir = decision.direction(p["ci_low"], p["ci_high"])
+        settle = (decision.settle(p, s.primary, table, a, CONTROL, p_alpha)
+                  if p_dir == "unclear" and table is not None else None)
+        l_dir = decision.direction(l_["ltv_ci_low"], l_["ltv_ci_high"])
+        f_dir = decision.direction(e["profit_ci_low"], e["profit_ci_high"])
+        states = list(g["state"]) if len(g) else []
+        guard_ok = decision.guardrails_allow(g)
+        d = decision.arm_decision(rule, p_dir, l_dir, l_["p_ltv_above_min"], f_dir,
+                                  e["p_profitable"], states, guard_ok)
+        arm_reasons[a] = narration.arm_reasons(
+            a, lang=lang, metric=s.primary, primary=p, primary_fmt=fmt, p_level=p_level,
+            level=level, settle=settle, lt=l_, econ=e, guards=g, horizon_days=s.horizon_days,
+            currency=currency, min_p=rule["min_p_profitable"])
+        per_arm.append(dict(
+            arm=a, decision=d, primary=p_dir, ltv=l_dir,
+            profit=narration.profit_state(e, rule["min_p_profitable"]),
+            p_profitable=e["p_profitable"], p_ltv_above_min=l_["p_ltv_above_min"],
+            guardrails=",".join(f"{m}:{st}" for m, st in zip(g["metric"], g["state"])),
+            guardrails_allow=guard_ok,
+            primary_significant=p_dir == "up", primary_harm=p_dir == "down",
+            ltv_harm=l_dir == "down", guardrail_harm=guard_.BREACHED in states,
+            incremental_profit=e["incremental_profit"],
+            mde=settle["mde"] if settle else np.nan,
+            holdout_share_needed=settle["holdout_share_needed"] if settle else None,
+            audience_needed=settle["audience_needed"] if settle else None))
     per = pd.DataFrame(per_arm)
+    dec, arm = decision.campaign_decision(per, integrity["srm_flag"])
     if integrity["srm_flag"]:
-        decision, arm = "inconclusive", None
         reasons = [i18n.t("reason.srm", lang, p=f"{integrity['srm_p_value']:.2g}")]
-        reasons += [r for a in treatments for r in arm_reasons[a]]
+        order = treatments
     else:
-        ships = per[per["decision"] == "ship"]
-        if len(ships):
-            best = ships.sort_values("incremental_margin", ascending=False).iloc[0]
-            decision, arm = "ship", str(best["arm"])
-            order = [arm] + [a for a in treatments if a != arm]
-        elif (per["decision"] == "stop").all():
-            decision, arm, order = "stop", None, treatments
-        elif (per["decision"] == "iterate").any():
-            decision, arm, order = "iterate", None, treatments
-        elif (per["decision"] == "stop").any():
-            decision, arm, order = "stop", None, treatments
-        else:
-            decision, arm, order = "inconclusive", None, treatments
-        reasons = [r for a in order for r in arm_reasons[a]]
-    headline = i18n.t(f"decision.headline.{decision}", lang, arm=arm or "")
-    return Verdict(decision=decision, arm=arm, reasons=reasons + reasons_common, per_arm=per,
+        reasons = []
+        order = [arm] + [x for x in treatments if x != arm] if arm else treatments
+    reasons += [r for x in order for r in arm_reasons[x]]
+    headline = i18n.t(f"decision.headline.{dec}", lang, arm=arm or "")
+    return Verdict(decision=dec, arm=arm, reasons=reasons + reasons_common, per_arm=per,
                    headline=headline)

@@ -60,6 +60,15 @@ _COLS = {
     "inc_margin": {"en": "Incremental margin", "ko": "증분 마진"},
     "roi": {"en": "ROI", "ko": "ROI"}, "iroas": {"en": "iROAS", "ko": "iROAS"},
     "cpic": {"en": "Cost per incremental conversion", "ko": "증분 전환당 비용"},
+    "send_cost": {"en": "Send cost", "ko": "발송 비용"},
+    "coupon_cost": {"en": "Redeemed coupons", "ko": "사용된 쿠폰"},
+    "profit": {"en": "Incremental profit (CI)", "ko": "증분 이익 (신뢰구간)"},
+    "p_profit": {"en": "P(profit > 0)", "ko": "이익 확률"},
+    "break_even": {"en": "Break-even lift / customer", "ko": "고객당 손익분기 증가"},
+    "state": {"en": "Verdict", "ko": "판정"},
+    "fatigue": {"en": "Sends in the 30 days before", "ko": "직전 30일 발송 수"},
+    "unsub": {"en": "Unsubscribed (arm vs holdout)", "ko": "수신거부 (처치 대 대조)"},
+    "block": {"en": "Not delivered", "ko": "미도달"},
     "hr": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
     "rmst": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
     "logrank": {"en": "Log-rank p", "ko": "로그순위 p"},
@@ -88,7 +97,8 @@ def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
     if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
-                  "inactive_90", "inactive_180"):
+                  "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
+                  "reactivated_180", "retained_reactivated"):
         return (lambda v: i18n.pct(v, 2)), (lambda v: i18n.pp(v, lang=lang))
     if metric in ("revenue", "aov", "ltv"):
         return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
@@ -206,6 +216,8 @@ def _lift_table(ev, frame: pd.DataFrame, n_primary: int = 0) -> pd.DataFrame:
 
 def short_term(ev: CampaignEvaluation) -> str:
     """The short-term effect in sentences, one per treatment arm and metric."""
+    from crmlab.campaign.narration import adjustment_text
+
     lang = ev.lang
     out = [f"## {i18n.t('report.h.short', lang)}"]
     for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
@@ -217,6 +229,9 @@ def short_term(ev: CampaignEvaluation) -> str:
                                  lift=fd(r["abs_lift"]),
                                  ci=i18n.t("ci", lang, level=level, lo=fd(r["ci_low"]),
                                            hi=fd(r["ci_high"]))))
+        adj = adjustment_text(r, lang, fd)
+        if adj:
+            out[-1] += adj
     return "\n".join(out)
 
 
@@ -226,45 +241,55 @@ def short_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
 
 
 def long_term(ev: CampaignEvaluation) -> str:
-    """The long-term effect in sentences: LTV lift, hazard ratio, RMST."""
+    """The long-term effect in sentences: LTV lift and the page's endpoint (churn or
+    reactivation), one definition for the whole page."""
+    from crmlab.campaign import narration
+
     lang = ev.lang
     out = [f"## {i18n.t('report.h.long', lang, days=f'{ev.horizon_days:g}')}"]
     m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
     ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     for _, r in ev.long_term.iterrows():
-        out.append("- " + i18n.t(
-            "report.long_sentence", lang, arm=_md(r["arm"]), days=f"{ev.horizon_days:g}",
+        out.append("- " + narration.t(
+            f"long.{ev.endpoint}", lang, arm=_md(r["arm"]), days=f"{ev.horizon_days:g}",
             value=m(r["ltv_treatment"]), control=m(r["ltv_control"]), lift=ms(r["ltv_lift"]),
             ci=i18n.t("ci", lang, level=_level(ev), lo=ms(r["ltv_ci_low"]),
-                      hi=ms(r["ltv_ci_high"])),
+                      hi=ms(r["ltv_ci_high"])), C=f"{ev.churn_after_days:g}",
+            e90=i18n.pct(r["event_90"]), c90=i18n.pct(r["event_90_control"]),
+            e180=i18n.pct(r["event_180"]), c180=i18n.pct(r["event_180_control"]),
             hr=i18n.num(r["hazard_ratio"], 2),
             hrci=i18n.t("ci", lang, level=_level(ev), lo=i18n.num(r["hr_ci_low"], 2),
-                        hi=i18n.num(r["hr_ci_high"], 2)),
-            rmst=i18n.num(r["rmst_diff_days"], 1, True)))
+                        hi=i18n.num(r["hr_ci_high"], 2))))
     return "\n".join(out)
 
 
 def long_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign import narration
+
     lang = ev.lang
+    event = narration.t(f"event.{ev.endpoint}", lang)
     rows = []
     for _, r in ev.long_term.iterrows():
         rows.append({
             _c("arm", lang): r["arm"],
-            _c("hr", lang): f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
-                            f"{i18n.num(r['hr_ci_high'], 2)})",
+            narration.t(f"col.hr.{ev.endpoint}", lang):
+                f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
+                f"{i18n.num(r['hr_ci_high'], 2)})",
             _c("logrank", lang): _p(r["logrank_p"]),
-            _c("rmst", lang): f"{i18n.num(r['rmst_diff_days'], 1, True)} "
+            narration.t(f"col.rmst.{ev.endpoint}", lang): f"{i18n.num(r['rmst_diff_days'], 1, True)} "
                               f"({i18n.num(r['rmst_ci_low'], 1, True)} ~ "
                               f"{i18n.num(r['rmst_ci_high'], 1, True)})",
-            _c("churn90", lang): f"{i18n.pct(r['churn_90'])} vs {i18n.pct(r['churn_90_control'])}",
-            _c("churn180", lang): f"{i18n.pct(r['churn_180'])} vs "
-                                  f"{i18n.pct(r['churn_180_control'])}",
+            narration.t("col.event_90", lang, event=event):
+                f"{i18n.pct(r['event_90'])} vs {i18n.pct(r['event_90_control'])}",
+            narration.t("col.event_180", lang, event=event):
+                f"{i18n.pct(r['event_180'])} vs {i18n.pct(r['event_180_control'])}",
         })
     return pd.DataFrame(rows)
 
 
 def long_term_rates_table(ev: CampaignEvaluation) -> pd.DataFrame:
-    """Repurchase and inactive-at-day-90/180 rates by arm vs the holdout."""
+    """Repurchase and the page's endpoint by day 90/180 (churned, or reactivated and still
+    active) by arm vs the holdout."""
     return _lift_table(ev, ev.long_term_rates)
 
 
@@ -274,14 +299,33 @@ def guardrails(ev: CampaignEvaluation) -> str:
 
 
 def guardrails_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign.narration import state_text
+
     lang = ev.lang
     t = _lift_table(ev, ev.guardrails)
     if len(t):
         t[_c("threshold", lang)] = [i18n.pp(v, lang=lang) for v in ev.guardrails["threshold"]]
-        t[_c("breached", lang)] = [
-            "—" if not np.isfinite(lift) else ("⚠" if b else "✓")
-            for b, lift in zip(ev.guardrails["breached"], ev.guardrails["abs_lift"].astype(float))]
+        t[_c("state", lang)] = [state_text(st, lang) for st in ev.guardrails["state"]]
     return t
+
+
+def fatigue_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    """Unsubscribe effect and block rate by message fatigue (sends from every campaign in the
+    30 days before assignment) and arm."""
+    lang = ev.lang
+    rows = []
+    for _, r in ev.fatigue.iterrows():
+        rows.append({
+            _c("fatigue", lang): r["fatigue"], _c("arm", lang): r["arm"],
+            _c("n", lang): f"{int(r['n']):,}",
+            _c("unsub", lang): f"{i18n.pct(r['unsubscribe_rate'], 2)} vs "
+                               f"{i18n.pct(r['unsubscribe_rate_control'], 2)}",
+            _c("abs_lift", lang): f"{i18n.pp(r['unsubscribe_lift'], lang=lang)} "
+                                  f"({i18n.pp(r['unsubscribe_ci_low'], lang=lang)} ~ "
+                                  f"{i18n.pp(r['unsubscribe_ci_high'], lang=lang)})",
+            _c("block", lang): i18n.pct(r["block_rate"], 2),
+        })
+    return pd.DataFrame(rows)
 
 
 def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
@@ -295,41 +339,37 @@ def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
 
 
 def economics(ev: CampaignEvaluation) -> str:
+    from crmlab.campaign.narration import economics_lines
+
     lang = ev.lang
-    out = [f"## {i18n.t('report.h.economics', lang)}"]
-    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
-    for _, r in ev.economics.iterrows():
-        if not r["total_cost"] > 0:
-            out.append("- " + i18n.t(
-                "report.econ_free", lang, arm=_md(r["arm"]), sends=int(r["sends"]),
-                rev=i18n.money(r["incremental_revenue"], ev.currency, True),
-                margin=i18n.money(r["incremental_margin"], ev.currency, True)))
-            continue
-        out.append("- " + i18n.t(
-            "report.econ_sentence", lang, arm=_md(r["arm"]), sends=int(r["sends"]),
-            cost=m(r["total_cost"]), rev=i18n.money(r["incremental_revenue"], ev.currency, True),
-            margin=i18n.money(r["incremental_margin"], ev.currency, True),
-            roi=i18n.pct(r["roi"], 0, True),
-            ci=i18n.t("ci", lang, level=_level(ev), lo=i18n.pct(r["roi_ci_low"], 0, True),
-                      hi=i18n.pct(r["roi_ci_high"], 0, True))))
-    return "\n".join(out)
+    lines = economics_lines(ev.economics, lang=lang, currency=ev.currency, level=_level(ev),
+                            horizon_days=ev.horizon_days,
+                            min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
+    return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
 
 
 def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    from crmlab.campaign.narration import ratio_text
+
     lang = ev.lang
     m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
+    s = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     rows = []
     for _, r in ev.economics.iterrows():
         rows.append({
             _c("arm", lang): r["arm"], _c("sends", lang): f"{int(r['sends']):,}",
+            _c("send_cost", lang): m(r["send_cost"]), _c("coupon_cost", lang): m(r["coupon_cost"]),
             _c("cost", lang): m(r["total_cost"]),
-            _c("inc_rev", lang): f"{i18n.money(r['incremental_revenue'], ev.currency, True)} "
-                                 f"({i18n.money(r['incremental_revenue_ci_low'], ev.currency, True)}"
-                                 f" ~ {i18n.money(r['incremental_revenue_ci_high'], ev.currency, True)})",
-            _c("inc_margin", lang): i18n.money(r["incremental_margin"], ev.currency, True),
-            _c("roi", lang): f"{i18n.pct(r['roi'], 0, True)} ({i18n.pct(r['roi_ci_low'], 0, True)}"
-                             f" ~ {i18n.pct(r['roi_ci_high'], 0, True)})",
-            _c("iroas", lang): i18n.num(r["iroas"], 2),
+            _c("inc_rev", lang): f"{s(r['incremental_revenue'])} "
+                                 f"({s(r['incremental_revenue_ci_low'])}"
+                                 f" ~ {s(r['incremental_revenue_ci_high'])})",
+            _c("inc_margin", lang): s(r["incremental_margin"]),
+            _c("profit", lang): f"{s(r['incremental_profit'])} ({s(r['profit_ci_low'])}"
+                                f" ~ {s(r['profit_ci_high'])})",
+            _c("p_profit", lang): i18n.pct(r["p_profitable"], 0),
+            _c("break_even", lang): m(r["break_even_lift"]),
+            _c("roi", lang): ratio_text(r, lang, _level(ev), "roi"),
+            _c("iroas", lang): ratio_text(r, lang, _level(ev), "iroas"),
             _c("cpic", lang): m(r["cost_per_incremental_conversion"]),
         })
     return pd.DataFrame(rows)
@@ -430,7 +470,9 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
 
 
 def km_caption(ev: CampaignEvaluation) -> str:
-    return "*" + i18n.t("report.km_caption", ev.lang, C=f"{ev.churn_after_days:g}") + "*"
+    from crmlab.campaign import narration
+
+    return "*" + narration.t(f"km.{ev.endpoint}", ev.lang, C=f"{ev.churn_after_days:g}") + "*"
 
 
 def cumulative_caption(ev: CampaignEvaluation) -> str:

@@ -111,15 +111,33 @@ def _ci(surv: np.ndarray, greenwood: np.ndarray, z: float, kind: str):
 
 
 def _first_below(times: np.ndarray, values: np.ndarray, level: float = 0.5) -> float:
-    """R's survfit median: the first time the curve is <= level; the midpoint of a flat
-    stretch exactly at the level."""
-    below = np.nonzero(values <= level + 1e-12)[0]
-    if len(below) == 0:
+    """R's ``quantile.survfit`` at survival ``level`` (the median for 0.5).
+
+    ``times`` and ``values`` are a survival curve (or a confidence limit of it) at every distinct
+    time, censoring times included. As in R, the curve is read as the distribution function
+    ``1 - S`` from time 0, with its censoring-only steps removed: the quantile is the first time
+    ``S`` falls to ``level`` or below; when ``S`` equals ``level`` (within ``sqrt(eps)``) on a
+    flat stretch, it is the midpoint between the time ``S`` reached it and the next time ``S``
+    drops, or, when the stretch runs to the end of the curve, its last time (censoring
+    included). NaN when ``S`` never reaches ``level``.
+    """
+    tol = np.sqrt(np.finfo(float).eps)
+    p = 1.0 - level
+    x = np.concatenate([[0.0], np.asarray(times, float)])
+    y = np.concatenate([[0.0], 1.0 - np.asarray(values, float)])
+    xmax = x[-1]
+    keep = np.concatenate([[True], np.diff(y) != 0])       # drop the censoring-only steps
+    x, y = x[keep], y[keep]
+    reach1 = np.nonzero(y + tol >= p)[0]
+    if len(reach1) == 0:
         return float("nan")
-    i = below[0]
-    if abs(values[i] - level) < 1e-12 and i + 1 < len(times):
-        return float((times[i] + times[i + 1]) / 2)
-    return float(times[i])
+    i1 = reach1[0]
+    if abs(p - y[-1]) < tol:                                # a flat stretch to the end
+        return float((x[i1] + xmax) / 2)
+    reach2 = np.nonzero(y - tol >= p)[0]
+    if len(reach2) == 0:
+        return float("nan")
+    return float((x[i1] + x[reach2[0]]) / 2)
 
 
 def _step(times: np.ndarray, values: np.ndarray, at: np.ndarray, before=1.0) -> np.ndarray:
@@ -159,7 +177,8 @@ class KaplanMeierResult(ChurnResult):
         distinct time per group, starting with time 0).
     table : DataFrame
         Per group: ``n, events, median, median_ci_low, median_ci_high`` and ``S(t)`` with its CI
-        at the requested times.
+        at the requested times; ``S_<t>_beyond_follow_up`` is true when ``t`` lies after the
+        group's last follow-up time (the curve is then carried forward, not observed).
     group, times, alpha, ci, churn_after_days
     """
 
@@ -263,6 +282,7 @@ def kaplan_meier(table: pd.DataFrame, group: str | None = None,
         row.update({f"S_{t:g}": v for t, v in zip(times, _step(tt, s, at))})
         row.update({f"S_{t:g}_ci_low": v for t, v in zip(times, _step(tt, lo, at))})
         row.update({f"S_{t:g}_ci_high": v for t, v in zip(times, _step(tt, hi, at))})
+        row.update({f"S_{t:g}_beyond_follow_up": bool(t > tt.max()) for t in times})
         rows.append(row)
     curves = pd.concat(curves, ignore_index=True)
     return KaplanMeierResult(curves=curves, table=pd.DataFrame(rows), group=group, times=times,

@@ -833,14 +833,18 @@ class _Shop:
                                   self.tr_h[idx].copy(), self.induced[idx].copy())
                 self._apply(rec, np.full(m, w_no), factual=False, target=(tt, tk, th, ti))
                 tr = self.trajectory(idx, tt, tk, th, ti)
-                worlds[w] = self._outcomes(tr, at)
+                worlds[w] = self._outcomes(tr, at, costs=(c, rec["f"], w))
             po = []
             for w, o in worlds.items():
                 po.append(pd.DataFrame({
                     "campaign_id": c["campaign_id"], "customer_id": idx.astype(np.int64) + 1,
                     "arm": np.asarray(rec["arm_names"], dtype=object)[rec["arm_i"]],
                     "world": w, "converted_7d": o["conv"], "revenue_180d": o["rev"],
-                    "churn_duration_days": o["dur"] / DAY, "churned": o["churned"]}))
+                    "churn_duration_days": o["dur"] / DAY, "churned": o["churned"],
+                    "send_cost": o["send_cost"], "coupon_cost": o["coupon_cost"],
+                    "lapsed_at_assignment": o["lapsed"], "reactivation_days": o["react_days"],
+                    "reactivated": o["reactivated"], "churn_observed_days": o["churn_gap_days"],
+                    "churned_observed": o["churned_gap"]}))
             po_frames.append(pd.concat(po, ignore_index=True))
             ctrl = worlds["control"]
             arms = {}
@@ -857,6 +861,10 @@ class _Shop:
                     "revenue_180d_control": float(np.mean(ctrl["rev"])),
                     "churned_treated": float(np.mean(t["churned"])),
                     "churned_control": float(np.mean(ctrl["churned"])),
+                    **self._endpoint_truth(t, ctrl),
+                    "send_cost_per_customer": float(np.mean(t["send_cost"])),
+                    "coupon_cost_per_customer": float(np.mean(t["coupon_cost"])),
+                    "cost_per_customer": float(np.mean(t["send_cost"] + t["coupon_cost"])),
                     "n_assigned": int(np.sum(rec["arm_i"] == rec["arm_names"].index(arm))),
                 }
             first = arms[rec["arm_names"][1]]
@@ -883,7 +891,11 @@ class _Shop:
             "unsubscribe_effect": dict(P.UNSUBSCRIBE_EFFECT),
         }
 
-    def _outcomes(self, tr: dict, at: np.ndarray) -> dict:
+    def _outcomes(self, tr: dict, at: np.ndarray, costs=None) -> dict:
+        """7-day conversion, 180-day revenue and churn of one world; with ``costs`` =
+        ``(campaign, funnel, world)`` also each customer's send and coupon cost in that world
+        (the holdout's world costs nothing; a coupon is paid when it is delivered and an order
+        with amount > 0 follows the send within the conversion window, as in ``assignments``)."""
         od = self.orders_of(tr)
         conv = window_any(at, od["owner"], od["sec"], od["amount"] > 0, P.CONVERSION_DAYS * DAY)
         owner = np.concatenate([od["owner"], od["r_owner"]])
@@ -894,7 +906,71 @@ class _Shop:
         pos = od["amount"] > 0
         dur, churned = churn_survival(at, end, od["owner"][pos], od["sec"][pos],
                                       P.CHURN_AFTER_DAYS * DAY)
-        return {"conv": conv, "rev": rev, "dur": dur, "churned": churned}
+        out = {"conv": conv, "rev": rev, "dur": dur, "churned": churned}
+        out.update(self._endpoints(at, end, od["owner"][pos], od["sec"][pos]))
+        if costs is not None:
+            c, f, world = costs
+            send = np.zeros(len(at))
+            coupon = np.zeros(len(at))
+            if world != "control":
+                send[:] = float(P.CHANNELS[c["channel"]]["cost"])
+                value = float(c["arms"][world]["coupon"])
+                if value > 0:
+                    used = window_any(f["sent"], od["owner"], od["sec"], od["amount"] > 0,
+                                      P.CONVERSION_DAYS * DAY)
+                    coupon = np.where(f["delivered"] & used, value, 0.0)
+            out.update(send_cost=send, coupon_cost=coupon)
+        return out
+
+    @staticmethod
+    def _endpoint_truth(t: dict, ctrl: dict) -> dict:
+        """Hazard ratios (Cox, pooled worlds) of the report's endpoints: reactivation of the
+        customers lapsed at assignment, churn observed at the gap of the others; and the share
+        of each with the event by days 90 and 180 (among those followed that long)."""
+        out = {}
+        lapsed = ctrl["lapsed"]
+        for name, sel, dur, ev in (("reactivation", lapsed, "react_days", "reactivated"),
+                                   ("churn_observed", ~lapsed, "churn_gap_days",
+                                    "churned_gap")):
+            if sel.sum() == 0:
+                out[f"{name}_hazard_ratio"] = None
+                continue
+            out[f"{name}_hazard_ratio"] = cox_hazard_ratio(
+                t[dur][sel], t[ev][sel], ctrl[dur][sel], ctrl[ev][sel])
+            for day in (90, 180):
+                diffs = []
+                for w in (t, ctrl):
+                    hit = (w[ev][sel] == 1) & (w[dur][sel] <= day)
+                    seen = hit | (w[dur][sel] >= day)
+                    diffs.append(hit[seen].mean() if seen.any() else np.nan)
+                out[f"{name}_by_{day}d_lift"] = float(diffs[0] - diffs[1])
+        return out
+
+    @staticmethod
+    def _endpoints(at: np.ndarray, end: np.ndarray, owner: np.ndarray, sec: np.ndarray) -> dict:
+        """The campaign report's long-term endpoints, counted from the assignment ``at``:
+
+        - ``lapsed``: the last purchase before ``at`` is at least ``CHURN_AFTER_DAYS`` old;
+        - reactivation: days to the first purchase in ``[at, end)`` (censored at ``end``);
+        - churn observed when the gap reaches ``CHURN_AFTER_DAYS``: anchors are the last
+          purchase before ``at`` (``at`` itself without one) and every later purchase; the
+          first anchor ``a`` not followed by a purchase within the gap churns at ``a + C``
+          (days from ``at``; censored at ``end``)."""
+        n, c = len(at), P.CHURN_AFTER_DAYS * DAY
+        before = sec < at[owner]
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, owner[before], sec[before])
+        lapsed = (last >= 0) & (at - last >= c)
+        after = ~before & (sec < end[owner])
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, owner[after], sec[after])
+        reactivated = first < np.iinfo(np.int64).max
+        react = np.where(reactivated, first - at, end - at) / DAY
+        a0 = np.where(last >= 0, last, at)
+        dur, churned = churn_survival(a0, end, owner, sec, c)
+        gap = np.where(churned == 1, a0 + dur + c - at, end - at) / DAY
+        return {"lapsed": lapsed, "react_days": react, "reactivated": reactivated.astype(np.int8),
+                "churn_gap_days": gap, "churned_gap": churned}
 
     def _meta(self, tables: dict) -> dict:
         return {

@@ -23,6 +23,9 @@ from crmlab import i18n
 _LABELS = {
     "days": {"en": "Days since assignment", "ko": "배정 후 경과일"},
     "retention": {"en": "Not churned", "ko": "이탈하지 않은 비율"},
+    "reactivated": {"en": "Bought again", "ko": "다시 구매한 비율"},
+    "react_title": {"en": "Reactivation of customers lapsed at assignment, by arm",
+                    "ko": "배정 시 휴면 고객의 재활성, 군별"},
     "cum_revenue": {"en": "Revenue per customer", "ko": "고객당 누적 매출"},
     "rel_lift": {"en": "Lift relative to the holdout", "ko": "대조군 대비 상대 효과"},
     "share": {"en": "Share of assigned customers", "ko": "배정 고객 대비 비율"},
@@ -39,7 +42,8 @@ _LABELS = {
 }
 
 
-_LOWER_IS_BETTER = {"inactive_90", "inactive_180", "unsubscribe_rate", "block_rate"}
+_LOWER_IS_BETTER = {"inactive_90", "inactive_180", "churned_90", "churned_180",
+                    "unsubscribe_rate", "block_rate"}
 
 
 def _l(key: str, lang: str, **kw) -> str:
@@ -61,9 +65,14 @@ def _palette(arms) -> dict:
 
 
 def retention_by_arm(ev, ax=None):
-    """Kaplan-Meier retention (share not churned) by arm with pointwise confidence bands."""
+    """Kaplan-Meier retention (share not churned) by arm with pointwise confidence bands; on a
+    reactivation page the share of lapsed customers who bought again (1 - KM), from 0 at day 0."""
     lang = ev.lang
     km = ev.km.copy()
+    react = getattr(ev, "endpoint", "churn") == "reactivation"
+    if react:
+        km = km.assign(retention=1 - km["retention"], ci_low=1 - km["ci_high"],
+                       ci_high=1 - km["ci_low"])
     fig, ax = _axes(ax)
     pal = _palette(km["arm"].unique())
     for arm, g in km.groupby("arm", sort=False):
@@ -72,8 +81,9 @@ def retention_by_arm(ev, ax=None):
         ax.fill_between(g["day"], g["ci_low"], g["ci_high"], step="post", color=pal[arm],
                         alpha=0.18, lw=0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(xlabel=_l("days", lang), ylabel=_l("retention", lang),
-           title=_l("km_title", lang, C=ev.churn_after_days))
+    ax.set(xlabel=_l("days", lang), ylabel=_l("reactivated" if react else "retention", lang),
+           title=_l("react_title", lang) if react else _l("km_title", lang,
+                                                             C=ev.churn_after_days))
     ax.legend(title=_l("arm", lang))
     sns.despine(fig=fig)
     return fig
