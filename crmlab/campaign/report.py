@@ -342,7 +342,8 @@ def economics(ev: CampaignEvaluation) -> str:
     from crmlab.campaign.narration import economics_lines
 
     lang = ev.lang
-    lines = economics_lines(ev.economics, lang=lang, currency=ev.currency, level=_level(ev),
+    econ = ev.economics.assign(arm=ev.economics["arm"].map(_md))  # arm labels come from data
+    lines = economics_lines(econ, lang=lang, currency=ev.currency, level=_level(ev),
                             horizon_days=ev.horizon_days,
                             min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
     return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
