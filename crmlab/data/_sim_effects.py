@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 
 from crmlab.data import _sim_params as P
-from crmlab.data._sim_core import DAY, window_any
+from crmlab.data._sim_core import DAY, FAR, window_any
 
 __all__ = ["RESPONSE_HETEROGENEITY", "response_multiplier", "individual_effects"]
 
 #: Log-scale effects on the response probability: per acquisition channel, per 10 years of age
 #: above 38, per standard deviation of the (log) spend parameter nu (low order values).
 RESPONSE_HETEROGENEITY = {
-    "channel": {"organic": -0.5, "search": 0.0, "social": 0.4, "referral": -0.6, "ads": 0.7},
-    "age_per_10y": -0.4,
-    "low_value_per_sd": 0.35,
+    "channel": {"organic": -0.8, "search": 0.0, "social": 0.7, "referral": -1.0, "ads": 1.1},
+    "age_per_10y": -0.6,
+    "low_value_per_sd": 0.5,
 }
 
 
@@ -85,6 +85,36 @@ def _forced_outcomes(shop, rec, a_no: int, respond: bool, unsub: bool) -> dict:
     return out
 
 
+def _natural_purchase_probability(shop, rec, k_mult, h_mult) -> np.ndarray:
+    """P(a purchase of the customer's own in the window after assignment | the customer's state
+    at assignment), with the purchase rate and dropout hazard multiplied by ``k_mult`` and
+    ``h_mult`` from then on. The state: alive buyer (Pareto/NBD rates with the multipliers of
+    earlier campaigns in force), not yet bought (the exponential wait for a first purchase,
+    memoryless), or neither (dead, or never buys on their own). A purchase already under way —
+    its cart add, in an earlier session, came before the assignment — happens for sure."""
+    j, idx, at = rec["j"], rec["idx"], rec["at"]
+    m = len(idx)
+    tt, tk, th, ti = (shop.tr_t[idx].copy(), shop.tr_k[idx].copy(), shop.tr_h[idx].copy(),
+                      shop.induced[idx].copy())
+    shop._apply(rec, np.zeros(m, dtype=int), factual=False, target=(tt, tk, th, ti))
+    tr = shop.trajectory(idx, tt, tk, th, ti)
+    t0 = shop.warp.to_model(at / DAY)
+    in_force = tt <= t0[:, None]
+    lam = shop.lam[idx] * np.where(in_force, tk, 1.0).prod(axis=1) * k_mult
+    mu = shop.mu[idx] * np.where(in_force, th, 1.0).prod(axis=1) * h_mult
+    w = float(P.CONVERSION_DAYS)
+    alive = (tr["s0"] <= t0) & (tr["tau"] > t0)
+    waiting = (tr["s0"] > t0) & (shop.s0_nat[idx] < FAR)
+    p_alive = lam / (lam + mu) * (1.0 - np.exp(-(lam + mu) * w))
+    p_first = 1.0 - np.exp(-w / P.FIRST_SLOW_MEAN)
+    pre = shop.precursors(tr, cart_only=True)
+    own = tr["owner"]
+    started = (pre["delayed"] & (pre["sec"] < at[own]) & (tr["sec"] >= at[own])
+               & (tr["sec"] < at[own] + P.CONVERSION_DAYS * DAY) & (tr["camp"] < 0))
+    underway = np.bincount(own[started], minlength=m) > 0
+    return np.where(underway, 1.0, np.where(alive, p_alive, np.where(waiting, p_first, 0.0)))
+
+
 def individual_effects(shop, potential_outcomes: pd.DataFrame) -> pd.DataFrame:
     """One row per campaign, assigned customer and treatment arm: the expected and realized
     effects on 7-day conversion and 180-day revenue, and the expected coupon cost."""
@@ -124,12 +154,27 @@ def individual_effects(shop, potential_outcomes: pd.DataFrame) -> pd.DataFrame:
                 rev += w * (o["rev"] - y0r)
                 redeem += w * o["redeem"]
             d = ch["deliver"]
+            # the conversion effect given the state at assignment (the customer's own next
+            # days integrated out): delivered -> response, or a purchase of their own under
+            # the arm's lasting multipliers (and the unsubscribe's, in that branch)
+            p0 = _natural_purchase_probability(shop, rec, 1.0, 1.0)
+            p_buy = np.zeros(len(idx))
+            for u in ((True, False) if a["unsub"] > 0 else (False,)):
+                wu = a["unsub"] if u else 1 - a["unsub"]
+                ke = a["k"] * (P.UNSUBSCRIBE_EFFECT["rate_multiplier"] if u else 1.0)
+                he = a["h"] * (P.UNSUBSCRIBE_EFFECT["dropout_multiplier"] if u else 1.0)
+                pn = _natural_purchase_probability(shop, rec, ke, he)
+                p_buy += wu * (p_r + (1 - p_r) * pn)
             world = mine[mine.world == arm]
             frames.append(pd.DataFrame({
                 "campaign_id": cid, "customer_id": ids, "arm": assigned, "treatment": arm,
                 "response_factor": factor, "p_respond": d * p_r,
-                "conversion_lift": d * conv, "revenue_lift_180d": d * rev,
-                "coupon_cost_expected": d * redeem * a["coupon"],
+                "p_convert_control": p0, "p_convert_treated": (1 - d) * p0 + d * p_buy,
+                "conversion_lift": d * (p_buy - p0),
+                "coupon_cost_expected": d * p_buy * a["coupon"],
+                "revenue_lift_180d": d * rev,
+                "conversion_lift_future_fixed": d * conv,
+                "coupon_cost_future_fixed": d * redeem * a["coupon"],
                 "conversion_lift_realized": world.converted_7d.to_numpy().astype(float) - y0c,
                 "revenue_lift_180d_realized": world.revenue_180d.to_numpy() - y0r,
             }))

@@ -62,6 +62,18 @@ def _as_frame(X) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
+def _no_empty_columns(X: pd.DataFrame) -> pd.DataFrame:
+    """A numeric column with no value at all in a training subset (e.g. "days since the last
+    send" among customers never messaged) becomes the constant 0 for that fit: histogram
+    gradient boosting cannot bin an all-missing column, and a constant is never split on."""
+    empty = [c for c in X.columns if X[c].dtype.kind == "f" and X[c].isna().all()]
+    if not empty:
+        return X
+    X = X.copy()
+    X[empty] = 0.0
+    return X
+
+
 @dataclass
 class _Data:
     X: pd.DataFrame
@@ -142,6 +154,7 @@ class _MetaLearner:
 
     def _outcome_model(self, X, y):
         n = len(y)
+        X = _no_empty_columns(X)
         if self.binary_ and len(np.unique(y)) == 2:
             model = (clone(self.classifier) if self.classifier is not None
                      else default_classifier(n))
@@ -275,8 +288,8 @@ class XLearner(_MetaLearner):
             t = d.arm == a
             imputed_t = d.y[t] - self._mu(mu[self.control], d.X[t])
             imputed_c = self._mu(mu[a], d.X[c]) - d.y[c]
-            tau_t = self._regressor(int(t.sum())).fit(d.X[t], imputed_t)
-            tau_c = self._regressor(int(c.sum())).fit(d.X[c], imputed_c)
+            tau_t = self._regressor(int(t.sum())).fit(_no_empty_columns(d.X[t]), imputed_t)
+            tau_c = self._regressor(int(c.sum())).fit(_no_empty_columns(d.X[c]), imputed_c)
             g = float(t.sum()) / float(t.sum() + c.sum())     # share of arm a among a + control
             out["tau"][a] = (tau_t, tau_c, g)
         return out
@@ -326,7 +339,8 @@ class DRLearner(_MetaLearner):
         for fold in self.models_:
             test = fold["test"]
             train = np.setdiff1d(np.arange(n), test)
-            fold["final"] = {a: self._regressor(len(train)).fit(d.X.iloc[train], psi[train, k])
+            fold["final"] = {a: self._regressor(len(train)).fit(_no_empty_columns(d.X.iloc[train]),
+                                                                psi[train, k])
                              for k, a in enumerate(d.arms)}
             out[test] = self._predict_fold(fold, d.X.iloc[test])
         self.oof_effect_ = pd.DataFrame(out, columns=d.arms)
