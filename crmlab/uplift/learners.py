@@ -36,14 +36,14 @@ __all__ = ["TLearner", "XLearner", "DRLearner", "default_regressor", "default_cl
 def _hgb_params(n: int) -> dict:
     return dict(learning_rate=0.06, max_iter=200, max_leaf_nodes=15,
                 min_samples_leaf=int(min(200, max(20, n // 100))), l2_regularization=1.0,
-                early_stopping=True, validation_fraction=0.15, n_iter_no_change=15,
+                early_stopping=n >= 2000, validation_fraction=0.15, n_iter_no_change=15,
                 categorical_features="from_dtype", random_state=0)
 
 
 def default_regressor(n: int = 10_000) -> HistGradientBoostingRegressor:
     """The default outcome / effect model: histogram gradient boosting, regularised for the
     noisy, small differences an uplift model learns (leaves of at least ``n/100`` customers,
-    20..200), with early stopping on 15% of its training data."""
+    20..200), with early stopping on 15% of its training data from 2,000 rows on."""
     return HistGradientBoostingRegressor(**_hgb_params(n))
 
 
@@ -158,6 +158,8 @@ class _MetaLearner:
         if self.binary_ and len(np.unique(y)) == 2:
             model = (clone(self.classifier) if self.classifier is not None
                      else default_classifier(n))
+            if self.classifier is None and min(y.sum(), n - y.sum()) < 20:
+                model.set_params(early_stopping=False)   # too few of a class to hold out
             model.fit(X, y.astype(int))
             return ("clf", model)
         if self.binary_:                     # a constant outcome in this fold
