@@ -31,13 +31,16 @@ def test_heldout_validation_shapes(result):
     assert set(who.column) <= {"stage", "rfm_segment", "acquisition_channel"}
     for col, g in who.groupby("column"):
         assert g.share_all.sum() == pytest.approx(1.0)
+    c = result.comparison
+    assert {"model", "random", "everyone"} <= set(c.rule)
+    assert set(c.arm) == {"reminder", "reminder_coupon"}
 
 
 def test_summary_holds_aggregates_only(result, small_shop):
     s = targeting_summary(result)
     text = json.dumps(s, default=str)
     assert "customer_id" not in text
-    assert {"qini_curve", "qini_coefficient", "profit_top_k", "who"} <= set(s)
+    assert {"qini_curve", "qini_coefficient", "profit_top_k", "who", "comparison"} <= set(s)
     # every record is a curve point, a score, a profit row or a segment description
     assert all(isinstance(r["value"], str) for r in s["who"])
     assert all(set(r) == {"arm", "share", "targeted", "incremental", "random"}

@@ -201,7 +201,8 @@ def _finish(df, data, campaign_id, dormant_after_days, new_max_purchases):
     zero = ["orders_total", "revenue_total", "pos_revenue", "orders_30d", "orders_90d",
             "orders_365d", "revenue_90d", "revenue_365d", "visits_7d", "visits_30d", "visits_90d",
             "views_30d", "cart_adds_7d", "cart_adds_30d", "wishlists_30d", "support_90d",
-            "_support_30d", "past_assignments", "past_treated", "past_sends", "past_opens", "past_clicks"]
+            "_support_30d", "past_assignments", "past_treated", "past_sends", "past_opens",
+            "past_clicks"]
     for col in zero:
         if col in df:
             out[col] = pd.to_numeric(df[col]).fillna(0).astype("float64")

@@ -19,7 +19,8 @@ import pandas as pd
 from crmlab.campaign.table import campaign_info, campaign_table
 from crmlab.uplift.features import feature_columns, uplift_features
 from crmlab.uplift.learners import DRLearner, TLearner, XLearner
-from crmlab.uplift.metrics import bootstrap_metric, curve_points, qini_auc_score
+from crmlab.uplift.metrics import bootstrap_metric, curve_points, qini_auc_score, \
+    targeting_comparison
 from crmlab.uplift.selection import expected_profit, select_audience
 
 __all__ = ["campaign_uplift", "CampaignUplift", "targeting_summary", "next_audience",
@@ -51,6 +52,9 @@ class CampaignUplift:
     who : DataFrame
         The model's top 30 % by expected profit described by segment (stage, RFM segment,
         acquisition channel): share of the top vs share of everyone.
+    comparison : DataFrame
+        Per arm, on held-out customers: incremental outcomes (Qini units) of the model's top
+        30 %, random 30 %, everyone, and the best single lifecycle stage or RFM segment.
     """
 
     campaign_id: str
@@ -61,6 +65,7 @@ class CampaignUplift:
     qini_coefficient: pd.DataFrame = field(repr=False)
     profit: pd.DataFrame = field(repr=False)
     who: pd.DataFrame = field(repr=False)
+    comparison: pd.DataFrame = field(default=None, repr=False)
     settings: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -177,7 +182,9 @@ def campaign_uplift(data, campaign_id, *, outcome: str = "conversion", learner: 
                              p_redeem=p_redeem)
     yt, at = y[test], arm[test]
     ct = t.loc[test].reset_index(drop=True)
-    qini_rows, coef_rows, profit_rows = [], [], []
+    qini_rows, coef_rows, profit_rows, comp_rows = [], [], [], []
+    seg = (X.loc[test, "stage"].astype(str) + " / " + X.loc[test, "rfm_segment"].astype(str)
+           ).reset_index(drop=True)
     for a in arms:
         keep = (at == a) | (at == model.control)
         tr = (at[keep] == a).astype(int)
@@ -188,6 +195,10 @@ def campaign_uplift(data, campaign_id, *, outcome: str = "conversion", learner: 
                               n_boot=n_boot, random_state=random_state)
         coef_rows.append({"arm": a, "estimate": ci.estimate, "low": ci.low, "high": ci.high,
                           "level": ci.level, "n_holdout": int(keep.sum())})
+        comp = targeting_comparison(yt[keep], up[a].to_numpy()[keep], tr,
+                                    segments=seg[keep].reset_index(drop=True), k=0.3)
+        comp.insert(0, "arm", a)
+        comp_rows.append(comp)
         profit_rows += _heldout_profit(yt[keep], tr, profit[a].to_numpy()[keep],
                                        ct.coupon_cost.to_numpy()[keep], m_unit, send[a], a,
                                        shares)
@@ -198,6 +209,7 @@ def campaign_uplift(data, campaign_id, *, outcome: str = "conversion", learner: 
         campaign_id=campaign_id, outcome=outcome, learner=learner, model=model,
         qini=pd.concat(qini_rows, ignore_index=True), qini_coefficient=pd.DataFrame(coef_rows),
         profit=pd.DataFrame(profit_rows), who=who,
+        comparison=pd.concat(comp_rows, ignore_index=True),
         settings={"margin": m_unit, "send_cost": send, "coupon_value": coupon,
                   "holdout_share": holdout_share, "n_folds": n_folds, "n_boot": n_boot,
                   "window_days": window_days, "horizon_days": horizon_days,
@@ -235,6 +247,7 @@ def targeting_summary(result: CampaignUplift) -> dict:
         "qini_coefficient": result.qini_coefficient.to_dict(orient="records"),
         "profit_top_k": result.profit.to_dict(orient="records"),
         "who": result.who.to_dict(orient="records"),
+        "comparison": result.comparison.to_dict(orient="records"),
         "settings": {k: v for k, v in result.settings.items()},
     }
 
