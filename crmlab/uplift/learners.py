@@ -101,7 +101,10 @@ class _MetaLearner:
     random_state : int
         Seed of the fold split.
     n_threads : int, optional
-        Limit of the OpenMP / BLAS threads while fitting and predicting (default: no limit).
+        Limit of the OpenMP / BLAS threads while fitting and predicting. Default: one thread
+        below 200,000 customers (small fits gain nothing from threads, and on a busy machine
+        OpenMP threads that wait on each other can make them ten times slower), no limit
+        above.
     """
 
     def __init__(self, outcome: str = "auto", control: str = "control", n_folds: int = 5,
@@ -212,7 +215,9 @@ class _MetaLearner:
         oof = np.zeros((len(d.y), len(d.arms)))
         mu = np.zeros((len(d.y), 1 + len(d.arms)))
         self.models_ = []
-        with threadpool_limits(self.n_threads):
+        self.threads_ = (self.n_threads if self.n_threads is not None
+                         else (1 if len(d.y) < 200_000 else None))
+        with threadpool_limits(self.threads_):
             for train, test in skf.split(d.X, d.arm):
                 fold = self._fit_fold(_Data(d.X.iloc[train], d.y[train], d.arm[train], d.arms),
                                       d.X.iloc[test], test)
@@ -238,7 +243,7 @@ class _MetaLearner:
         if missing:
             raise ValueError(f"X: missing feature columns {missing}")
         Xf = Xf[self.feature_names_]
-        with threadpool_limits(self.n_threads):
+        with threadpool_limits(self.threads_):
             pred = np.mean([self._predict_fold(f, Xf) for f in self.models_], axis=0)
         return pd.DataFrame(pred, columns=self.arms_)
 
@@ -248,7 +253,7 @@ class _MetaLearner:
         if not hasattr(self, "models_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X, y, arm) first")
         Xf = _as_frame(X)[self.feature_names_]
-        with threadpool_limits(self.n_threads):
+        with threadpool_limits(self.threads_):
             mu = np.mean([self._fold_mu(f, Xf) for f in self.models_], axis=0)
         return pd.DataFrame(mu, columns=[self.control, *self.arms_])
 
