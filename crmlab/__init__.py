@@ -3,7 +3,7 @@
 The top-level names are imported lazily so that ``import crmlab`` stays fast; the modules are
 ``crmlab.data``, ``crmlab.summaries``, ``crmlab.segments``, ``crmlab.cohorts``, ``crmlab.ltv``,
 ``crmlab.churn``, ``crmlab.abtest``, ``crmlab.campaign``, ``crmlab.experiments``,
-``crmlab.runner``, ``crmlab.plots`` and ``crmlab.datasets``.
+``crmlab.uplift``, ``crmlab.runner``, ``crmlab.plots`` and ``crmlab.datasets``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _LAZY = {
 }
 _SUBMODULES = {
     "data", "summaries", "segments", "cohorts", "ltv", "churn", "abtest", "campaign",
-    "experiments", "runner", "plots", "datasets", "cli",
+    "experiments", "runner", "plots", "datasets", "cli", "uplift",
 }
 
 __all__ = sorted(_LAZY) + sorted(_SUBMODULES) + ["__version__"]

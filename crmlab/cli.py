@@ -8,6 +8,7 @@ Commands
   list            experiment specs and the status of their last run
   new-experiment  scaffold a commented experiment spec
   power           sample size of a conversion-rate experiment
+  target          the next audience by expected incremental profit (a CSV of customer ids)
 
 Exit codes
   0    success
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["pooled", "unpooled"], default="pooled",
                    help="variance under the null: pooled (R) or unpooled (default pooled)")
     p.set_defaults(func=_cmd_power)
+
+    from crmlab.cli_target import add_parser as _add_target   # crmlab target (uplift)
+    _add_target(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from crmlab import cli
 
-COMMANDS = ["simulate", "validate", "run", "report", "list", "new-experiment", "power"]
+COMMANDS = ["simulate", "validate", "run", "report", "list", "new-experiment", "power", "target"]
 
 
 def test_top_level_help_lists_commands_and_exit_codes(capsys):

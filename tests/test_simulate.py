@@ -26,7 +26,8 @@ from crmlab.data.simulate import _Shop, simulate, simulate_shop
 from conftest import SMALL_SHOP
 
 FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
-         "assignments.parquet", "consent_events.parquet", "meta.json", "ground_truth.json")
+         "assignments.parquet", "consent_events.parquet", "meta.json", "ground_truth.json",
+         "ground_truth_effects.parquet")
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from crmlab.data import _sim_params as P
 from crmlab.data._sim_consent import ConsentHistory
+from crmlab.data._sim_effects import individual_effects, response_multiplier
 from crmlab.data._sim_core import (
     DAY, FAR, DiurnalWarp, churn_survival, cox_hazard_ratio, csr_take, group_rank,
     piecewise_cumulative, piecewise_inverse, ragged_points, to_seconds, window_any, window_sum,
@@ -60,7 +61,8 @@ def generator_fingerprint() -> str:
 
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in ("simulate.py", "_sim_core.py", "_sim_params.py", "_sim_consent.py"):
+    for name in ("simulate.py", "_sim_core.py", "_sim_params.py", "_sim_consent.py",
+                 "_sim_effects.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -92,6 +94,9 @@ class SimulatedShop:
     meta: dict
     ground_truth: dict
     potential_outcomes: pd.DataFrame = field(repr=False)
+    #: Per campaign, assigned customer and treatment arm: expected and realized effects
+    #: (``ground_truth_effects.parquet``; see :mod:`crmlab.data._sim_effects`).
+    effects: pd.DataFrame | None = field(default=None, repr=False)
 
 
 # ============================================================================================
@@ -155,6 +160,13 @@ def write_shop(shop: SimulatedShop, out_dir) -> None:
                        use_dictionary=True, write_statistics=True, row_group_size=1_000_000,
                        version="2.6", data_page_version="1.0")
         os.replace(tmp, out / f"{name}.parquet")
+    if shop.effects is not None:
+        tmp = out / ".ground_truth_effects.parquet.tmp"
+        pq.write_table(pa.Table.from_pandas(shop.effects, preserve_index=False)
+                       .replace_schema_metadata(None), tmp, compression="zstd",
+                       compression_level=3, row_group_size=1_000_000, version="2.6",
+                       data_page_version="1.0")
+        os.replace(tmp, out / "ground_truth_effects.parquet")
     for name, obj in (("meta.json", shop.meta), ("ground_truth.json", shop.ground_truth)):
         tmp = out / f".{name}.tmp"
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -558,8 +570,9 @@ class _Shop:
         clicked_sec = np.where(clicked, clicked_sec, _NO)
         limit = at + P.CONVERSION_DAYS * DAY - MINUTE
         arms = {}
+        factor = response_multiplier(self, idx)      # customer-driven response heterogeneity
         for arm, a in c["arms"].items():
-            pi = np.where(clicked, a["pi_click"], a["pi_noclick"])
+            pi = np.minimum(1.0, np.where(clicked, a["pi_click"], a["pi_noclick"]) * factor)
             respond = delivered & (u["respond"] < pi)
             base = np.where(clicked, clicked_sec, sent)
             room = np.maximum(limit - base, MINUTE)
@@ -652,7 +665,8 @@ class _Shop:
         }
         truth, po = self._ground_truth()
         meta = self._meta(tables)
-        return SimulatedShop(tables=tables, meta=meta, ground_truth=truth, potential_outcomes=po)
+        return SimulatedShop(tables=tables, meta=meta, ground_truth=truth, potential_outcomes=po,
+                             effects=individual_effects(self, po))
 
     def _ts(self, sec: np.ndarray) -> pd.Series:
         sec = np.asarray(sec, dtype=np.int64)

@@ -20,7 +20,8 @@ __all__ = ["load_cdnow", "load_hillstrom", "load_donations", "demo_data", "demo_
 #: Size of the demo shop when neither the argument nor ``CRMLAB_DEMO_CUSTOMERS`` says otherwise.
 DEMO_CUSTOMERS = 50_000
 _SHOP_FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
-               "assignments.parquet", "meta.json", "ground_truth.json")
+               "assignments.parquet", "meta.json", "ground_truth.json",
+               "ground_truth_effects.parquet")
 
 
 def _path(name: str):
