@@ -57,6 +57,8 @@ def _cmd_simulate(args) -> int:
         return "n/a" if value is None else f"{value:{spec}}{unit}"
 
     for cid, gt in truth.items():
+        if cid == "program":      # the program's truth, not a campaign
+            continue
         for arm, e in gt["arms"].items():
             print(f"  {cid} / {arm} (n={gt['n_assigned']}): "
                   f"{fmt(e['conversion_lift'], '+.2%')}, "

@@ -21,7 +21,7 @@ def test_docs_render_the_contract():
 
 def test_contract_content():
     assert TABLES == ("customers", "orders", "events", "campaigns", "assignments",
-                      "consent_events")
+                      "consent_events", "holdout_periods")
     df = contract_frame()
     req = df[df.required].groupby("table")["column"].apply(list).to_dict()
     assert req["orders"] == ["order_id", "customer_id", "order_ts", "amount"]

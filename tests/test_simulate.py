@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crmlab.data import _sim_params as P
+from crmlab.data import _sim_program as PG
 from crmlab.data._sim_core import DAY, churn_survival, cox_hazard_ratio
 from crmlab.data.schema import CONTRACT, SCENARIOS
 from crmlab.data.simulate import _Shop, simulate, simulate_shop
@@ -26,8 +27,13 @@ from crmlab.data.simulate import _Shop, simulate, simulate_shop
 from conftest import SMALL_SHOP
 
 FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
-         "assignments.parquet", "consent_events.parquet", "meta.json", "ground_truth.json",
-         "ground_truth_effects.parquet")
+         "assignments.parquet", "consent_events.parquet", "holdout_periods.parquet", "meta.json",
+         "ground_truth.json", "ground_truth_effects.parquet")
+
+
+def _campaigns(truth: dict) -> dict:
+    """The campaigns' entries of ground_truth.json (``program`` holds the program's truth)."""
+    return {k: v for k, v in truth.items() if k != "program"}
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +263,7 @@ def _reference_outcomes(files, cid):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("cid", [c["campaign_id"] for c in P.CAMPAIGNS])
+@pytest.mark.parametrize("cid", [c["campaign_id"] for c in P.CAMPAIGNS + PG.CAMPAIGNS])
 def test_observed_outcomes_are_the_assigned_arms_potential_outcomes(shop, files, cid):
     ref = _reference_outcomes(files, cid).set_index("customer_id").sort_index()
     po = shop.potential_outcomes
@@ -308,7 +314,7 @@ def test_churn_outcomes_agree_with_crmlab_churn(shop, files):
 def test_recorded_effects_are_the_potential_outcome_differences(shop, small_shop_truth):
     po = shop.potential_outcomes
     assert small_shop_truth == json.loads(json.dumps(shop.ground_truth))
-    for cid, gt in small_shop_truth.items():
+    for cid, gt in _campaigns(small_shop_truth).items():
         assert {"scenario", "channel", "arms", "params", "conversion_lift",
                 "churn_hazard_ratio", "revenue_lift_180d"} <= set(gt)
         g = po[po.campaign_id == cid]
@@ -330,7 +336,7 @@ def test_observed_difference_is_within_a_few_standard_errors(shop, files, small_
     """Randomization makes the observed treatment-control difference an unbiased estimate of
     the recorded (sample) effect."""
     po = shop.potential_outcomes
-    for cid, gt in small_shop_truth.items():
+    for cid, gt in _campaigns(small_shop_truth).items():
         obs = po[(po.campaign_id == cid) & (po.world == po.arm)]
         y0 = obs[obs.arm == "control"].converted_7d.astype(float)
         for arm, eff in gt["arms"].items():
@@ -450,7 +456,7 @@ def test_tiny_shop_is_still_valid(tmp_path):
                        parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     a = pd.read_parquet(d / "assignments.parquet")
     assert a.groupby("campaign_id").arm.apply(lambda s: (s == "control").any()).all()
-    for cid, gt in truth.items():
+    for cid, gt in _campaigns(truth).items():
         if gt["n_assigned"] == 0:
             assert gt["conversion_lift"] is None
     crmlab.load(d)

@@ -63,7 +63,7 @@ class CRMData:
 
     Attributes
     ----------
-    customers, orders, events, campaigns, assignments, consent_events : ibis Table or None
+    customers, orders, events, campaigns, assignments, consent_events, holdout_periods : ibis Table or None
         The contract tables (None where the source has no such table), with contract types:
         timestamps are naive local time in ``tz``; extra source columns are kept.
     quality : pandas.DataFrame
@@ -101,6 +101,7 @@ class CRMData:
     observation_end: pd.Timestamp
     source: str
     con: Any
+    holdout_periods: Table | None = None
     meta: dict = field(default_factory=dict)
     _files: list = field(default_factory=list, repr=False)
     _frames: dict = field(default_factory=dict, repr=False)
@@ -407,6 +408,10 @@ def load(source, tz: str | None = None, observation_end=None,
             raise _in_file(exc, table_files) from None
     try:
         _check_cross_tables(typed)
+        if "holdout_periods" in typed:
+            from crmlab.data.holdout import check_holdout_periods
+
+            check_holdout_periods(typed["holdout_periods"])
     except _engine_errors() as exc:
         if not table_files:
             raise
@@ -441,7 +446,8 @@ def load(source, tz: str | None = None, observation_end=None,
     return CRMData(
         customers=typed.get("customers"), orders=typed.get("orders"), events=typed.get("events"),
         campaigns=typed.get("campaigns"), assignments=typed.get("assignments"),
-        consent_events=typed.get("consent_events"), quality=quality, tz=tz, currency=currency, observation_end=obs_ts, source=source_desc,
+        consent_events=typed.get("consent_events"),
+        holdout_periods=typed.get("holdout_periods"), quality=quality, tz=tz, currency=currency, observation_end=obs_ts, source=source_desc,
         con=con, meta=meta, _files=files, _frames=frames,
         _params={"tables": mapping, "observation_end_arg": None if observation_end is None
                  else str(observation_end)},

@@ -254,6 +254,13 @@ def build_ledger(tables: dict[str, Table], observation_end: pd.Timestamp) -> pd.
         else:
             skipped("consent_events", "consent event before signup", "no customers table")
 
+    # holdout_periods -------------------------------------------------------------------------
+    hp = tables.get("holdout_periods")
+    if hp is not None:
+        unknown_customers("holdout_periods", hp)
+        n = batch.agg(hp, n=_count(hp.start_ts >= obs))["n"]
+        add("holdout_periods", "start_ts at or after observation_end", n, f"{KEPT}; not read")
+
     counts = batch.run()
     for row in rows:
         if isinstance(row["rows"], str):

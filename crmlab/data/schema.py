@@ -1,9 +1,9 @@
 """The crmlab data contract, as data.
 
-Six tables — ``customers``, ``orders``, ``events``, ``campaigns``, ``assignments`` and
-``consent_events`` — with their columns, types, keys, allowed values and meaning. The loader
-(:mod:`crmlab.data.io`) checks input against :data:`CONTRACT`; ``docs/data-contract.md`` is
-rendered from it by :func:`contract_markdown`.
+Seven tables — ``customers``, ``orders``, ``events``, ``campaigns``, ``assignments``,
+``consent_events`` and ``holdout_periods`` — with their columns, types, keys, allowed values and
+meaning. The loader (:mod:`crmlab.data.io`) checks input against :data:`CONTRACT`;
+``docs/data-contract.md`` is rendered from it by :func:`contract_markdown`.
 
 Column types (``dtype``):
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 TABLES: tuple[str, ...] = ("customers", "orders", "events", "campaigns", "assignments",
-                           "consent_events")
+                           "consent_events", "holdout_periods")
 
 SCENARIOS: tuple[str, ...] = (
     "first_purchase", "cart_reminder", "winback", "review_request", "anniversary", "custom",
@@ -229,6 +229,19 @@ CONTRACT: dict[str, TableSpec] = {
             _c("granted", "boolean", True, "true: consent given; false: withdrawn or refused",
                nullable=False),
             _c("event_ts", "timestamp", True, "when the choice was made", nullable=False),
+        ),
+    ),
+    "holdout_periods": TableSpec(
+        name="holdout_periods",
+        description="Optional global holdout: one row per period in which a customer is kept "
+                    "out of every CRM message (a customer's periods must not overlap).",
+        time_column="start_ts",
+        columns=(
+            _c("customer_id", "id", True, "the customer held out", nullable=False),
+            _c("start_ts", "timestamp", True, "first moment of the period (inclusive)",
+               nullable=False),
+            _c("end_ts", "timestamp", True, "end of the period (exclusive; after start_ts)",
+               nullable=False),
         ),
     ),
 }

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crmlab.data import _sim_params as P
+from crmlab.data import _sim_program as PG
 from crmlab.data._sim_consent import ConsentHistory
 from crmlab.data._sim_effects import individual_effects, response_multiplier
 from crmlab.data._sim_core import (
@@ -62,7 +63,7 @@ def generator_fingerprint() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for name in ("simulate.py", "_sim_core.py", "_sim_params.py", "_sim_consent.py",
-                 "_sim_effects.py"):
+                 "_sim_effects.py", "_sim_program.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -104,7 +105,7 @@ class SimulatedShop:
 
 
 def simulate(out_dir, n_customers: int = 50_000, months: int = 24, seed: int = 0,
-             start: str = "2024-01-01") -> Path:
+             start: str = "2024-01-01", program: bool = True) -> Path:
     """Simulate the shop and write it to ``out_dir`` in the crmlab data contract.
 
     Parameters
@@ -121,6 +122,11 @@ def simulate(out_dir, n_customers: int = 50_000, months: int = 24, seed: int = 0
     start : str
         First day of the period (local time, Asia/Seoul); ``observation_end`` is
         ``start + months``.
+    program : bool
+        Simulate CRM as a whole (default): a global holdout (7 % of members kept out of every
+        campaign for 12 months, written to ``holdout_periods``), three overlapping season
+        campaigns, message fatigue, and the program's true effect under ``program`` in
+        ``ground_truth.json`` (``docs/simulator.md``). False: the six campaigns alone.
 
     Returns
     -------
@@ -135,7 +141,8 @@ def simulate(out_dir, n_customers: int = 50_000, months: int = 24, seed: int = 0
     >>> path = crmlab.simulate("/tmp/shop", n_customers=3000, seed=1)   # doctest: +SKIP
     >>> data = crmlab.load(path)                                        # doctest: +SKIP
     """
-    shop = simulate_shop(n_customers=n_customers, months=months, seed=seed, start=start)
+    shop = simulate_shop(n_customers=n_customers, months=months, seed=seed, start=start,
+                         program=program)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_shop(shop, out)
@@ -174,7 +181,7 @@ def write_shop(shop: SimulatedShop, out_dir) -> None:
 
 
 def simulate_shop(n_customers: int = 50_000, months: int = 24, seed: int = 0,
-                  start: str = "2024-01-01") -> SimulatedShop:
+                  start: str = "2024-01-01", program: bool = True) -> SimulatedShop:
     """Simulate the shop in memory (what :func:`simulate` writes).
 
     Same parameters as :func:`simulate`. Returns a :class:`SimulatedShop`, whose
@@ -193,7 +200,7 @@ def simulate_shop(n_customers: int = 50_000, months: int = 24, seed: int = 0,
     if int(months) < MIN_MONTHS:
         raise ValueError(f"simulate: months must be at least {MIN_MONTHS} (every campaign needs "
                          f"183 days of data after it), got {months}")
-    return _Shop(int(n_customers), int(months), int(seed), start).run()
+    return _Shop(int(n_customers), int(months), int(seed), start, bool(program)).run()
 
 
 # ============================================================================================
@@ -201,7 +208,7 @@ def simulate_shop(n_customers: int = 50_000, months: int = 24, seed: int = 0,
 
 
 class _Shop:
-    def __init__(self, n: int, months: int, seed: int, start: str):
+    def __init__(self, n: int, months: int, seed: int, start: str, program: bool = False):
         self.n, self.months, self.seed = n, months, seed
         self.start = pd.Timestamp(start).normalize()
         if self.start.tzinfo is not None:
@@ -212,10 +219,13 @@ class _Shop:
         self.warp = DiurnalWarp()
         ss = np.random.SeedSequence(seed)
         # a new stream goes last: the streams before it stay the same
-        names = ["customers", "points", "slots", "browse", "campaigns", "events", "consent"]
+        names = ["customers", "points", "slots", "browse", "campaigns", "events", "consent",
+                 "program"]
         self.rng = dict(zip(names, (np.random.default_rng(s) for s in ss.spawn(len(names)))))
-        self.campaigns = [dict(c) for c in P.CAMPAIGNS]
+        self.campaigns = [dict(c) for c in P.CAMPAIGNS + (PG.CAMPAIGNS if program else ())]
         self.J = len(self.campaigns)
+        self.program = program
+        self.prog = None          # the program's state (PG.Program), set in run()
 
     # ----------------------------------------------------------------------------- customers
     def _customers(self) -> None:
@@ -271,9 +281,11 @@ class _Shop:
         self.br_slots = _session_draws(self.rng["browse"], len(self.br_val))
 
         # Treatments in force (model days / multipliers) and induced purchases (wall seconds).
-        self.tr_t = np.full((n, self.J), -FAR)
-        self.tr_k = np.ones((n, self.J))
-        self.tr_h = np.ones((n, self.J))
+        # program: columns J..3J-1 hold the fatigue of each campaign's message (on, off)
+        cols = self.J * (3 if self.program else 1)
+        self.tr_t = np.full((n, cols), -FAR)
+        self.tr_k = np.ones((n, cols))
+        self.tr_h = np.ones((n, cols))
         self.induced = np.full((n, self.J), _NO)
         # Assignment times of campaigns with lasting rate effects (for precursor clamping).
         self.clamp = np.full((n, self.J), _NO)
@@ -292,10 +304,14 @@ class _Shop:
         ind_first = ind_model.min(axis=1) if J else np.full(n, FAR)
         s0 = np.minimum(s0_nat, ind_first)
         first_is_induced = ind_first < s0_nat
-        bounds = np.empty((n, J + 2))
+        K = tr_t.shape[1]
+        if K != J:      # overlapping campaigns and fatigue: changes in time order
+            o = np.argsort(tr_t, axis=1, kind="stable")
+            tr_t, tr_k, tr_h = (np.take_along_axis(x, o, axis=1) for x in (tr_t, tr_k, tr_h))
+        bounds = np.empty((n, K + 2))
         bounds[:, 0] = s0
-        bounds[:, 1:J + 1] = np.maximum.accumulate(np.maximum(tr_t, s0[:, None]), axis=1)
-        bounds[:, J + 1] = 2 * FAR
+        bounds[:, 1:K + 1] = np.maximum.accumulate(np.maximum(tr_t, s0[:, None]), axis=1)
+        bounds[:, K + 1] = 2 * FAR
         ones = np.ones((n, 1))
         rk = self.lam[idx][:, None] * np.concatenate([ones, np.cumprod(tr_k, axis=1)], axis=1)
         rh = self.mu[idx][:, None] * np.concatenate([ones, np.cumprod(tr_h, axis=1)], axis=1)
@@ -506,6 +522,8 @@ class _Shop:
             at = np.full(n, np.iinfo(np.int64).max)
             np.minimum.at(at, cc, at_c)
             ok = at < np.iinfo(np.int64).max
+        elif trig == PG._SEGMENT:
+            ok, at = self.prog.segment(c)
         elif trig == "birthday":
             at = np.full(n, np.iinfo(np.int64).max)
             bd = self.birth.astype("datetime64[D]")
@@ -525,6 +543,9 @@ class _Shop:
         ok &= self.signup_sec < at
         idx = np.nonzero(ok)[0]
         at_i = at[idx]
+        if self.prog is not None:         # the global holdout is on no campaign's list
+            free = ~self.prog.held_now(idx, at_i)
+            idx, at_i = idx[free], at_i[free]
         cons = self.consent_now(consent, at_i, np.arange(n)[idx])
         if trig == "dormant_90":
             stale = ~cons & (u["leak"][idx] < P.WINBACK_STALE_LIST_SHARE)
@@ -547,7 +568,9 @@ class _Shop:
             next8 = np.where(hour >= 21, (at // DAY + 1) * DAY, at // DAY * DAY) + 8 * HOUR
             sent = np.where(wait, next8 + (u["s"] * 30 * MINUTE).astype(np.int64), at + MINUTE)
         elif trig == "active_buyers":
-            rank = np.argsort(np.argsort(u["s"], kind="stable"), kind="stable")
+            # the program's worlds need each customer's send time to be their own
+            rank = (u["s"] * max(m, 1) if self.program else
+                    np.argsort(np.argsort(u["s"], kind="stable"), kind="stable"))
             sent = (at // DAY * DAY + 20 * HOUR +
                     np.floor(rank / max(m, 1) * P.BLAST_MINUTES * MINUTE).astype(np.int64))
         elif trig == "dormant_90":
@@ -571,6 +594,9 @@ class _Shop:
         limit = at + P.CONVERSION_DAYS * DAY - MINUTE
         arms = {}
         factor = response_multiplier(self, idx)      # customer-driven response heterogeneity
+        prog = self.prog
+        if prog is not None:                          # the program's own campaigns
+            factor = factor * prog.response_multiplier(c, idx)
         for arm, a in c["arms"].items():
             pi = np.minimum(1.0, np.where(clicked, a["pi_click"], a["pi_noclick"]) * factor)
             respond = delivered & (u["respond"] < pi)
@@ -579,13 +605,17 @@ class _Shop:
             mean = np.where(clicked, P.RESPONSE_CLICK_MEAN_H * HOUR, P.RESPONSE_NOCLICK_MEAN_D * DAY)
             dly = -mean * np.log1p(-u["resp_delay"] * (1 - np.exp(-room / mean)))
             resp_sec = np.where(respond, base + np.clip(dly.astype(np.int64), 1, room - 1), _NO)
-            unsub = delivered & (u["unsub"] < a["unsub"])
+            p_unsub = (prog.unsub_probability(c, a["unsub"], idx, sent) if prog is not None
+                       else a["unsub"])
+            unsub = delivered & (u["unsub"] < p_unsub)
             unsub_sec = np.where(unsub, np.maximum(sent, opened_sec) +
                                  (u["unsub_delay"] * 30 * MINUTE).astype(np.int64) + MINUTE, _NO)
             k = np.where(delivered, a["k"], 1.0) * np.where(unsub, P.UNSUBSCRIBE_EFFECT["rate_multiplier"], 1.0)
             h = np.where(delivered, a["h"], 1.0) * np.where(unsub, P.UNSUBSCRIBE_EFFECT["dropout_multiplier"], 1.0)
             arms[arm] = {"respond": respond, "resp_sec": resp_sec, "unsub": unsub,
                          "unsub_sec": unsub_sec, "k": k, "h": h}
+        if prog is not None:
+            prog.funnel(j, c, idx, sent, delivered, opened_sec, arms)
         return {"sent": sent, "delivered": delivered, "opened_sec": opened_sec,
                 "clicked_sec": clicked_sec, "arms": arms}
 
@@ -599,6 +629,14 @@ class _Shop:
         for k in ("open_delay",):
             for j in range(self.J):
                 self.cu[j][k] = -np.log1p(-self.cu[j][k])          # unit exponential delays
+        if self.program:
+            self.prog = PG.Program(self)
+            self.prog.take_snapshot()
+        self._campaign_loop()
+        return self._finish()
+
+    def _campaign_loop(self) -> None:
+        """Every campaign in turn: eligibility, arms, funnel, treatments in force."""
         self._induced_floor = np.full((self.n, self.J), _NO)
         self.records = []
         for j, c in enumerate(self.campaigns):
@@ -621,7 +659,6 @@ class _Shop:
             if c["trigger"] != "cart_abandon" and any(
                     a["k"] != 1.0 or a["unsub"] > 0 for a in c["arms"].values()):
                 self.clamp[idx, j] = at
-        return self._finish()
 
     def _apply(self, rec: dict, arm_i: np.ndarray, factual: bool, target=None) -> None:
         """Put the treatments of ``arm_i`` (0 = control) of campaign ``rec`` in force."""
@@ -635,6 +672,8 @@ class _Shop:
         tr_k[rows, j] = 1.0
         tr_h[rows, j] = 1.0
         ind[rows, j] = _NO
+        if self.prog is not None:
+            self.prog.reset_columns(j, rows, (tr_t, tr_k, tr_h))
         for a_no, arm in enumerate(rec["arm_names"][1:], start=1):
             sel = arm_i == a_no
             a = f["arms"][arm]
@@ -642,11 +681,21 @@ class _Shop:
             tr_k[rows[sel], j] = a["k"][sel]
             tr_h[rows[sel], j] = a["h"][sel]
             ind[rows[sel], j] = a["resp_sec"][sel]
+            if self.prog is not None:
+                self.prog.fatigue_columns(c, j, rows, sel, f["delivered"][sel], t_send[sel],
+                                          (tr_t, tr_k, tr_h))
             if factual:
                 cons = _CONSENT_OF[c["channel"]]
                 us = a["unsub"][sel]
                 if cons is not None and us.any():
                     self.consents.withdraw(cons, j, idx[sel][us], a["unsub_sec"][sel][us])
+                if self.prog is not None:
+                    blk = a.get("block")
+                    if cons is not None and blk is not None and blk[sel].any():
+                        b = blk[sel]
+                        self.consents.withdraw(cons, j, idx[sel][b], a["block_sec"][sel][b])
+                    dl = f["delivered"][sel]
+                    self.prog.record(c["channel"], idx[sel][dl], f["sent"][sel][dl])
                 base = np.where(f["clicked_sec"][sel] >= 0, f["clicked_sec"][sel], f["sent"][sel])
                 resp = a["respond"][sel]
                 self._induced_floor[idx[sel][resp], j] = base[resp]
@@ -663,7 +712,11 @@ class _Shop:
             "assignments": self._assignments_table(tr),
             "consent_events": self.consents.events(self._ts),
         }
+        if self.prog is not None:
+            tables["holdout_periods"] = self.prog.holdout_table()
         truth, po = self._ground_truth()
+        if self.prog is not None:
+            truth["program"] = _finite(self.prog.truth())
         meta = self._meta(tables)
         return SimulatedShop(tables=tables, meta=meta, ground_truth=truth, potential_outcomes=po,
                              effects=individual_effects(self, po))
@@ -1014,6 +1067,7 @@ class _Shop:
                 "consent_dynamics": dict(P.CONSENT_DYNAMICS),
                 "browse": dict(P.BROWSE),
                 "unsubscribe_effect": dict(P.UNSUBSCRIBE_EFFECT),
+                "program": PG.meta_parameters() if self.program else None,
                 "winback_stale_list_share": P.WINBACK_STALE_LIST_SHARE,
                 "night_send_leak": P.NIGHT_SEND_LEAK,
                 "definitions": {"conversion_days": P.CONVERSION_DAYS,
@@ -1119,4 +1173,6 @@ _SCHEMAS = {
     "consent_events": pa.schema([
         ("customer_id", pa.int64()), ("channel", pa.string()), ("kind", pa.string()),
         ("granted", pa.bool_()), ("event_ts", _TS)]),
+    "holdout_periods": pa.schema([
+        ("customer_id", pa.int64()), ("start_ts", _TS), ("end_ts", _TS)]),
 }
