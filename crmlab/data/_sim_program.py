@@ -221,7 +221,7 @@ class Program:
     def take_snapshot(self) -> None:
         s = self.shop
         self.snapshot = {k: getattr(s, k).copy() for k in _MUTABLE}
-        self.snapshot["hist"] = dict(s.hist)
+        self.snapshot["hist"] = dict(s.consents.hist)
 
     def truth(self) -> dict:
         """The program's effect: every member simulated held out and not, same random numbers."""
@@ -231,7 +231,8 @@ class Program:
             w = copy.copy(shop)
             for k in _MUTABLE:
                 setattr(w, k, self.snapshot[k].copy())
-            w.hist = dict(self.snapshot["hist"])
+            w.consents = copy.copy(shop.consents)       # its own consent history per world
+            w.consents.hist = dict(self.snapshot["hist"])
             w.prog = self.world(w, mode)
             w._campaign_loop()
             out[mode] = _world_outcomes(w)
