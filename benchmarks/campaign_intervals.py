@@ -68,6 +68,8 @@ def shop_study(seed: int, n_customers: int, reps: int, margin: float, alpha: flo
     rows = []
     rng = np.random.default_rng(10_000 + seed)
     for cid, gt in shop.ground_truth.items():
+        if cid == "program":        # the program's truth, not a campaign
+            continue
         g = po[po.campaign_id == cid]
         if len(g) == 0:
             continue
