@@ -11,9 +11,10 @@ from crmlab.churn import (ChurnModel, kaplan_meier, resolve_censoring, rmst, sur
 
 def test_campaign_hazard_ratio_ci_covers_simulator_truth(small_shop, small_shop_truth):
     """Cox on arm with t0 = assignment, C = 90, followed 180 days (the shared definition): the
-    95% CI covers the simulator's realised-sample churn hazard ratio for every campaign arm."""
+    95% CI covers the simulator's realised-sample churn hazard ratio — for every arm but at most
+    one: with nine campaigns' arms checked at 95%, one miss is within chance (about 1 in 3)."""
     data = small_shop
-    checked = 0
+    checked, misses = 0, []
     for cid, truth in small_shop_truth.items():
         a = data.assignments.filter(data.assignments.campaign_id == cid)
         st = survival_table(data.orders, data.observation_end, 90, start="assignment",
@@ -25,9 +26,11 @@ def test_campaign_hazard_ratio_ci_covers_simulator_truth(small_shop, small_shop_
             tab = pd.DataFrame({"duration": sub["duration"], "churned": sub["churned"],
                                 "treated": (sub["arm"] == arm).astype(float)})
             hr = ChurnModel("cox").fit(tab).hazard_ratios_.loc["treated"]
-            assert hr.ci_low <= eff["churn_hazard_ratio"] <= hr.ci_high, (cid, arm, hr, eff)
+            if not hr.ci_low <= eff["churn_hazard_ratio"] <= hr.ci_high:
+                misses.append((cid, arm, hr.to_dict(), eff["churn_hazard_ratio"]))
             checked += 1
     assert checked >= 4
+    assert len(misses) <= 1, misses
 
 
 def _purchase_process(rng, n, first_from, first_to, mean_gap=40.0, stop=0.3):

@@ -20,8 +20,8 @@ __all__ = ["load_cdnow", "load_hillstrom", "load_donations", "demo_data", "demo_
 #: Size of the demo shop when neither the argument nor ``CRMLAB_DEMO_CUSTOMERS`` says otherwise.
 DEMO_CUSTOMERS = 50_000
 _SHOP_FILES = ("customers.parquet", "orders.parquet", "events.parquet", "campaigns.parquet",
-               "assignments.parquet", "meta.json", "ground_truth.json",
-               "ground_truth_effects.parquet")
+               "assignments.parquet", "consent_events.parquet", "holdout_periods.parquet",
+               "meta.json", "ground_truth.json", "ground_truth_effects.parquet")
 
 
 def _path(name: str):
@@ -227,9 +227,8 @@ def _read_meta(d: Path) -> dict | None:
 
 
 def _same_shop(d: Path, n: int, seed: int) -> dict | None:
-    """meta.json of ``d`` if it holds a simulated shop of this size and seed (any version)."""
-    if not all((d / f).is_file() for f in _SHOP_FILES):
-        return None
+    """meta.json of ``d`` if it holds a simulated shop of this size and seed (any version; an
+    older version may have written fewer files)."""
     meta = _read_meta(d)
     if not meta or meta.get("generator") != "crmlab.data.simulate":
         return None
@@ -241,7 +240,8 @@ def _complete(d: Path, n: int, seed: int) -> bool:
     from crmlab.data.simulate import generator_fingerprint
 
     meta = _same_shop(d, n, seed)
-    return meta is not None and meta.get("generator_fingerprint") == generator_fingerprint()
+    return (meta is not None and meta.get("generator_fingerprint") == generator_fingerprint()
+            and all((d / f).is_file() for f in _SHOP_FILES))
 
 
 def _stale(d: Path, n: int, seed: int) -> bool:

@@ -254,9 +254,27 @@ def _finish(df, data, campaign_id, dormant_after_days, new_max_purchases):
         col = CHANNEL_CONSENT.get(info.channel)
         if col is None:
             out["consent_channel"] = 1.0
+        elif getattr(data, "consent_events", None) is not None:
+            out["consent_channel"] = _channel_consent_at_assignment(data, campaign_id,
+                                                                    info.channel, out)
         elif col in out:
             out["consent_channel"] = out[col]
     return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+def _channel_consent_at_assignment(data, campaign_id, channel, out) -> pd.Series:
+    """The campaign channel's consent in force at each customer's assignment, from the
+    consent history (:func:`crmlab.data.consent.consent_at_send`)."""
+    from crmlab.data.consent import consent_at_send
+
+    a = data.assignments.filter(data.assignments.campaign_id == campaign_id)
+    snd = a.select("customer_id", channel=ibis.literal(channel), _at=a.assigned_ts)
+    sources = {n: getattr(data, n, None)
+               for n in ("customers", "consent_events", "assignments", "campaigns")}
+    cons = to_pandas(consent_at_send(snd, sources, key=["customer_id"], ts="_at")
+                     .select("customer_id", "consent_ok"))
+    ok = cons.set_index("customer_id")["consent_ok"]
+    return out["customer_id"].map(ok).astype("float64").fillna(0.0).to_numpy()
 
 
 def feature_columns(features: pd.DataFrame) -> list[str]:
