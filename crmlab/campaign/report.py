@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab import i18n
+from crmlab.campaign import narration
 from crmlab.campaign.evaluation import CONTROL, CampaignEvaluation
 
 _SCENARIO = {
@@ -91,8 +92,7 @@ def _c(key, lang):
 
 
 def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
-    from crmlab.campaign.evaluation import _level_text
-    return _level_text(ev.primary_alpha if primary else ev.arm_alpha)
+    return narration.level_text(ev.primary_alpha if primary else ev.arm_alpha)
 
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
@@ -343,7 +343,7 @@ def economics(ev: CampaignEvaluation) -> str:
 
     lang = ev.lang
     econ = ev.economics.assign(arm=ev.economics["arm"].map(_md))  # arm labels come from data
-    lines = economics_lines(econ, lang=lang, currency=ev.currency, level=_level(ev),
+    lines = economics_lines(econ, lang=lang, currency=ev.currency, alpha=ev.arm_alpha,
                             horizon_days=ev.horizon_days,
                             min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
     return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
@@ -369,8 +369,8 @@ def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
                                 f" ~ {s(r['profit_ci_high'])})",
             _c("p_profit", lang): i18n.pct(r["p_profitable"], 0),
             _c("break_even", lang): m(r["break_even_lift"]),
-            _c("roi", lang): ratio_text(r, lang, _level(ev), "roi"),
-            _c("iroas", lang): ratio_text(r, lang, _level(ev), "iroas"),
+            _c("roi", lang): ratio_text(r, lang, "roi"),
+            _c("iroas", lang): ratio_text(r, lang, "iroas"),
             _c("cpic", lang): m(r["cost_per_incremental_conversion"]),
         })
     return pd.DataFrame(rows)
@@ -410,7 +410,7 @@ def data_quality(ev: CampaignEvaluation) -> str:
     out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
     if ev.notes:
         out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
-                + "\n".join(f"- {_md(n)}" for n in ev.notes))
+                + "\n".join(f"- {_md(narration.note_text(n, lang))}" for n in ev.notes))
     return out
 
 
@@ -423,9 +423,11 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
                       _c("action", lang): q["action"]})
     if len(ev.exclusions):
         t = pd.concat([t, pd.DataFrame({
-            _c("table", lang): "assignments", _c("check", lang): ev.exclusions["reason"],
+            _c("table", lang): narration.labels.table_label("assignments", lang),
+            _c("check", lang): [narration.exclusion_text(c, d, lang) for c, d in
+                                zip(ev.exclusions["code"], ev.exclusions["days"])],
             _c("rows", lang): [f"{int(v):,}" for v in ev.exclusions["rows"]],
-            _c("action", lang): "excluded from the long-term revenue comparison"})],
+            _c("action", lang): narration.t("excl.action", lang)})],
             ignore_index=True)
     return t
 
@@ -450,6 +452,9 @@ def footer(ev: CampaignEvaluation, provenance: dict) -> str:
 
 def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) -> Path:
     """Write ``ev.to_results(provenance)`` to ``path`` atomically (temporary file, then rename).
+    The verdict's headline and reasons are written by :func:`crmlab.campaign.narration.narrate`
+    in the evaluation's language (``verdict.reasons`` human-readable, the decisive one first;
+    ``verdict.findings`` the same as codes and numbers).
 
     Examples
     --------
@@ -457,6 +462,8 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not getattr(ev.verdict, "reasons", None):
+        narration.narrate(ev)
     text = json.dumps(ev.to_results(provenance), ensure_ascii=False, indent=2, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
