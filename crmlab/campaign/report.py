@@ -192,7 +192,10 @@ def audience_table(ev: CampaignEvaluation) -> pd.DataFrame:
 def balance_table(ev: CampaignEvaluation) -> pd.DataFrame:
     lang = ev.lang
     b = ev.balance
-    return pd.DataFrame({_c("covariate", lang): b["covariate"], _c("arm", lang): b["arm"],
+    return pd.DataFrame({_c("covariate", lang): [narration.covariate_label(c, lang)
+                                                 for c in b["covariate"]],
+                         _c("arm", lang): [narration.arm_label(a, lang, ev.spec)
+                                           for a in b["arm"]],
                          _c("smd", lang): [i18n.num(v, 3, True) for v in b["smd"]]})
 
 
@@ -333,7 +336,12 @@ def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
     f = ev.funnel.pivot(index="step", columns="arm", values="customers")
     order = ["assigned", "sent", "delivered", "opened", "clicked", "purchased"]
     f = f.reindex(order).fillna(0).astype(int).map(lambda v: f"{v:,}")
-    f.columns = [i18n.t("arm.control", lang) if a == CONTROL else a for a in f.columns]
+    untracked = {"sms": ("opened",), "lms": ("opened",), "push": ("opened",),
+                 "app_push": ("opened",)}.get(str(ev.campaign.channel), ())
+    for step in untracked:  # the channel does not report opens: not 0, nor = clicks
+        f.loc[step] = {"en": "not tracked", "ko": "추적 안 함"}[lang]
+    f.columns = [narration.arm_label(a, lang, ev.spec) for a in f.columns]
+    f.index = [narration.step_label(s, lang) for s in f.index]
     f.index.name = _c("step", lang)
     return f.reset_index()
 
@@ -489,3 +497,75 @@ def cumulative_caption(ev: CampaignEvaluation) -> str:
 
 def funnel_caption(ev: CampaignEvaluation) -> str:
     return "*" + i18n.t("report.funnel_caption", ev.lang) + "*"
+
+
+# --------------------------------------------------------------------------- the first screen
+_KEY = {
+    "audience": {"en": "Audience", "ko": "대상 고객"},
+    "cost": {"en": "Cost", "ko": "비용"},
+    "profit": {"en": "Incremental profit", "ko": "증분 이익"},
+    "p": {"en": "probability of a profit", "ko": "이익일 확률"},
+    "long.churn": {"en": "Churned by day 180", "ko": "180일 내 이탈"},
+    "long.reactivation": {"en": "Reactivated by day 180", "ko": "180일 내 재활성"},
+    "guard": {"en": "Guardrails", "ko": "가드레일"},
+    "compliance": {"en": "Compliance", "ko": "수신동의 준수"},
+    "no_consent": {"en": "sends without consent", "ko": "동의 없는 발송"},
+    "night": {"en": "night sends without night consent", "ko": "야간 동의 없는 야간 발송"},
+    "basis.events": {"en": "judged at send time", "ko": "발송 시점 기준"},
+    "basis.current_flags": {"en": "judged by today's flags", "ko": "현재 동의 상태 기준"},
+    "basis.none": {"en": "not checked", "ko": "확인 불가"},
+    "vs": {"en": "vs holdout", "ko": "대조군"},
+}
+
+
+def _k(key, lang):
+    return _KEY[key][lang]
+
+
+def verdict_banner_html(ev: CampaignEvaluation) -> str:
+    """The verdict as one coloured sentence: ``<div class="verdict-banner <decision>">``;
+    every text escaped."""
+    import html as _html
+    v = ev.verdict
+    if not v.headline:
+        narration.narrate(ev)
+    return (f'<div class="verdict-banner {_html.escape(v.decision)}">'
+            f'<strong>{_html.escape(i18n.t("decision." + v.decision, ev.lang))}</strong> '
+            f'{_html.escape(v.headline)}</div>')
+
+
+def key_numbers_html(ev: CampaignEvaluation) -> str:
+    """The key-numbers strip: audience, cost, incremental profit with its interval and
+    probability, the six-month endpoint change, guardrails and compliance (with its basis)."""
+    import html as _html
+    lang, e = ev.lang, ev.economics
+    money = lambda v: i18n.money(v, ev.currency, lang=lang)  # noqa: E731
+    smoney = lambda v: i18n.money(v, ev.currency, signed=True, lang=lang)  # noqa: E731
+    items = [(_k("audience", lang), f"{int(ev.audience['n'].sum()):,}")]
+    if len(e):
+        items.append((_k("cost", lang), money(float(e["total_cost"].sum()))))
+    for _, r in e.iterrows():
+        a = narration.arm_label(r["arm"], lang, ev.spec)
+        items.append((f"{_k('profit', lang)} · {a}",
+                      f"{smoney(r['incremental_profit'])} ({smoney(r['profit_ci_low'])} ~ "
+                      f"{smoney(r['profit_ci_high'])}) · {_k('p', lang)} "
+                      f"{i18n.pct(r['p_profitable'], 0)}"))
+    for _, r in ev.long_term.iterrows():
+        a = narration.arm_label(r["arm"], lang, ev.spec)
+        items.append((f"{_k('long.' + ev.endpoint, lang)} · {a}",
+                      f"{i18n.pct(r['event_180'])} ({_k('vs', lang)} "
+                      f"{i18n.pct(r['event_180_control'])})"))
+    states = [narration.state_text(s, lang) for s in ev.guardrails.get("state", [])]
+    if states:
+        worst = next((s for s in ("breached", "not settled", "not judged", "within")
+                      if s in set(ev.guardrails["state"])), "within")
+        items.append((_k("guard", lang), narration.state_text(worst, lang)))
+    g = ev.integrity
+    basis = g.get("consent_basis", "none")
+    items.append((_k("compliance", lang),
+                  f"{_k('no_consent', lang)} {g['sends_without_consent']:,} · "
+                  f"{_k('night', lang)} {g['night_sends_without_consent']:,} "
+                  f"({_k('basis.' + basis, lang) if 'basis.' + basis in _KEY else basis})"))
+    cells = "".join(f'<div class="key-number"><div class="label">{_html.escape(k)}</div>'
+                    f'<div class="value">{_html.escape(v)}</div></div>' for k, v in items)
+    return f'<div class="key-numbers">{cells}</div>'
