@@ -9,7 +9,7 @@ Examples
 >>> money(1234.4, "KRW")
 '₩1,234'
 >>> t("decision.ship", "ko")
-'출시'
+'캠페인 확대'
 """
 from __future__ import annotations
 
@@ -24,78 +24,30 @@ CURRENCIES = {"KRW": ("₩", 0), "USD": ("$", 2), "EUR": ("€", 2), "JPY": ("¥
 
 TEXTS: dict[str, dict[str, str]] = {
     # decisions
-    "decision.ship": {"en": "ship", "ko": "출시"},
-    "decision.iterate": {"en": "iterate", "ko": "개선 후 재시험"},
+    "decision.ship": {"en": "ship", "ko": "캠페인 확대"},
+    "decision.iterate": {"en": "iterate", "ko": "개선 후 재실험"},
     "decision.stop": {"en": "stop", "ko": "중단"},
     "decision.inconclusive": {"en": "inconclusive", "ko": "판단 보류"},
     "decision.headline.ship": {
         "en": "Verdict: SHIP {arm}. It meets every requirement of the decision rule.",
-        "ko": "결론: {arm} 출시. 의사결정 규칙의 모든 요건을 충족합니다."},
+        "ko": "결론: {arm} 캠페인 확대. 의사결정 기준을 모두 충족합니다."},
     "decision.headline.iterate": {
         "en": "Verdict: ITERATE. The campaign moves customers, but not enough to meet every "
               "requirement of the decision rule.",
-        "ko": "결론: 개선 후 재시험. 캠페인이 고객 행동을 바꾸지만 의사결정 규칙의 요건을 모두 "
-              "충족하지는 못합니다."},
+        "ko": "결론: 개선 후 재실험. 고객 반응은 있지만 의사결정 기준을 모두 충족하지는 "
+              "못합니다."},
     "decision.headline.stop": {
         "en": "Verdict: STOP. The campaign does harm or clearly breaks a guardrail.",
-        "ko": "결론: 중단. 캠페인이 해를 끼치거나 가드레일을 명백히 넘었습니다."},
+        "ko": "결론: 중단. 캠페인이 손해를 끼치거나 가드레일 기준을 명백히 넘었습니다."},
     "decision.headline.inconclusive": {
         "en": "Verdict: INCONCLUSIVE. The data cannot tell whether the campaign works.",
-        "ko": "결론: 판단 보류. 데이터로는 캠페인 효과를 판단할 수 없습니다."},
+        "ko": "결론: 판단 보류. 지금 데이터로는 캠페인 효과를 판단할 수 없습니다."},
     # verdict reasons
     "reason.srm": {
         "en": "The audience split does not match the planned holdout share (sample-ratio "
               "mismatch, p = {p}); the randomisation is suspect, so no effect can be trusted.",
         "ko": "고객 배정 비율이 계획한 대조군 비율과 맞지 않습니다(SRM, p = {p}). 무작위 배정을 "
               "신뢰할 수 없어 효과를 믿을 수 없습니다."},
-    "reason.primary_up": {
-        "en": "{arm}: {metric} rose by {lift} against the holdout ({ci}); this is statistically "
-              "significant.",
-        "ko": "{arm}: {metric}이(가) 대조군보다 {lift} 높았고({ci}) 통계적으로 유의합니다."},
-    "reason.primary_flat": {
-        "en": "{arm}: the change in {metric} ({lift}, {ci}) cannot be told apart from zero.",
-        "ko": "{arm}: {metric} 변화({lift}, {ci})는 0과 구별되지 않습니다."},
-    "reason.primary_down": {
-        "en": "{arm}: {metric} fell by {lift} against the holdout ({ci}).",
-        "ko": "{arm}: {metric}이(가) 대조군보다 {lift} 낮았습니다({ci})."},
-    "reason.ltv_ok": {
-        "en": "{arm}: revenue per customer over {days} days changed by {lift} ({ci}), meeting the "
-              "required minimum of {min}.",
-        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 변했고({ci}) 요구 최소치 {min}을(를) "
-              "충족합니다."},
-    "reason.ltv_low": {
-        "en": "{arm}: revenue per customer over {days} days changed by {lift} ({ci}), below the "
-              "required minimum of {min}.",
-        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 변해({ci}) 요구 최소치 {min}에 못 "
-              "미칩니다."},
-    "reason.ltv_down": {
-        "en": "{arm}: revenue per customer over {days} days fell by {lift} ({ci}): the campaign "
-              "costs long-term revenue.",
-        "ko": "{arm}: {days}일간 고객당 매출이 {lift} 줄었습니다({ci}). 장기 매출을 잃습니다."},
-    "reason.roi_pos": {
-        "en": "{arm}: the campaign returns {roi} on its cost of {cost} ({ci}).",
-        "ko": "{arm}: 비용 {cost} 대비 투자수익률은 {roi}입니다({ci})."},
-    "reason.roi_neg": {
-        "en": "{arm}: the campaign does not pay: return on its cost of {cost} is {roi} ({ci}).",
-        "ko": "{arm}: 비용 {cost} 대비 투자수익률이 {roi}로({ci}) 수익이 나지 않습니다."},
-    "reason.free_pos": {
-        "en": "{arm}: the campaign cost nothing to send and added {margin} of margin.",
-        "ko": "{arm}: 발송 비용이 없고 마진이 {margin} 늘었습니다."},
-    "reason.free_neg": {
-        "en": "{arm}: the campaign cost nothing to send but added no margin ({margin}).",
-        "ko": "{arm}: 발송 비용은 없지만 마진이 늘지 않았습니다({margin})."},
-    "reason.guard_breach": {
-        "en": "{arm}: {metric} rose by {lift} ({ci}), above the allowed increase of {thr}.",
-        "ko": "{arm}: {metric}이(가) {lift} 올라({ci}) 허용 증가폭 {thr}을(를) 넘었습니다."},
-    "reason.guard_unclear": {
-        "en": "{arm}: a guardrail's observed increase is above its allowance, but the interval "
-              "still includes an acceptable increase; the arm cannot ship until that is "
-              "resolved.",
-        "ko": "{arm}: 가드레일 지표의 관측 증가폭이 허용치를 넘었지만 신뢰구간이 허용 범위를 "
-              "포함합니다. 이 문제가 해소되기 전에는 출시할 수 없습니다."},
-    "reason.guard_ok": {
-        "en": "{arm}: every guardrail held (unsubscribes and blocks within their limits).",
-        "ko": "{arm}: 모든 가드레일(수신거부, 차단)이 허용 범위 안입니다."},
     "reason.exploratory": {
         "en": "This evaluation is exploratory ({reason}); treat the verdict as a hint, not a "
               "decision.",
@@ -107,8 +59,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason.multiple_arms": {
         "en": "{k} treatment arms are compared with the holdout; each interval is at the "
               "Bonferroni level {level} so that all hold together at {overall}.",
-        "ko": "처치군 {k}개를 대조군과 비교하므로 각 구간은 본페로니 수준 {level}로 계산해 "
-              "전체 {overall}을(를) 보장합니다."},
+        "ko": "실험군 {k}개를 각각 대조군과 비교하므로 구간마다 본페로니 보정 수준 {level}(으)로 "
+              "계산해 전체 신뢰수준 {overall}을(를) 지킵니다."},
+    "report.short_horizon": {"en": "short horizon", "ko": "짧은 관찰 기간"},
     # metric names
     "metric.conversion": {"en": "conversion", "ko": "구매 전환율"},
     "metric.revenue": {"en": "revenue per customer", "ko": "고객당 매출"},
@@ -116,7 +69,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "metric.aov": {"en": "average order value", "ko": "평균 주문 금액"},
     "metric.visit": {"en": "visit rate", "ko": "방문율"},
     "metric.unsubscribe_rate": {"en": "unsubscribe rate", "ko": "수신거부율"},
-    "metric.block_rate": {"en": "block rate", "ko": "차단(미도달)률"},
+    "metric.block_rate": {"en": "block rate", "ko": "미도달률"},
     "metric.ltv": {"en": "revenue per customer over the horizon", "ko": "기간 고객당 매출"},
     "metric.repurchase": {"en": "repurchase rate", "ko": "재구매율"},
     "metric.inactive_90": {"en": "inactive at day 90", "ko": "90일 시점 비활성"},
@@ -188,23 +141,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{arm}: {metric} {value} vs {control} in the holdout within {days} days — "
               "a difference of {lift} ({ci}).",
         "ko": "{arm}: {days}일 내 {metric} {value}, 대조군 {control} — 차이 {lift}({ci})."},
-    "report.long_sentence": {
-        "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout, "
-              "a lifetime-value lift of {lift} ({ci}). Churn hazard ratio {hr} ({hrci}); "
-              "{rmst} days of extra active life within the horizon.",
-        "ko": "{arm}: {days}일간 고객당 매출 {value}, 대조군 {control} — 고객생애가치 증가 "
-              "{lift}({ci}). 이탈 위험비 {hr}({hrci}), 기간 내 활성 기간 {rmst}일 증가."},
-    "report.econ_sentence": {
-        "en": "{arm}: {sends:,} sends cost {cost} in total; the incremental revenue over the "
-              "horizon is {rev} and the incremental margin {margin}, a return on cost of {roi} "
-              "({ci}).",
-        "ko": "{arm}: 발송 {sends:,}건에 총비용 {cost}; 기간 증분 매출 {rev}, 증분 마진 "
-              "{margin}, 투자수익률 {roi}({ci})."},
-    "report.econ_free": {
-        "en": "{arm}: {sends:,} sends cost nothing; the incremental revenue over the horizon is "
-              "{rev} and the incremental margin {margin}.",
-        "ko": "{arm}: 발송 {sends:,}건의 비용은 없으며 기간 증분 매출 {rev}, 증분 마진 "
-              "{margin}입니다."},
     "report.guard_note": {
         "en": "The holdout receives no message, so unsubscribes are compared with its zero "
               "rate; the block rate (sends not delivered) is compared with the channel's usual "
@@ -216,9 +152,6 @@ TEXTS: dict[str, dict[str, str]] = {
               "채널의 다른 캠페인 발송에서의 평소 비율과 비교합니다. 비교할 발송이 부족하면 "
               "판정하지 않습니다. 구간의 상한이 허용치 이하이면 허용 범위 이내, 하한이 "
               "허용치를 넘으면 위반, 그 밖에는 아직 알 수 없습니다."},
-    "report.km_caption": {
-        "en": "Share of customers not yet churned (churn = {C} days without a purchase), by arm.",
-        "ko": "군별 이탈하지 않은 고객 비율(이탈 = {C}일간 구매 없음)."},
     "report.cum_caption": {
         "en": "Cumulative revenue per customer since assignment, by arm (band: 95% CI).",
         "ko": "배정 이후 군별 고객당 누적 매출(음영: 95% 신뢰구간)."},
@@ -259,7 +192,9 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def t(key: str, lang: str = "en", **values) -> str:
-    """The text ``key`` in ``lang`` with its placeholders filled.
+    """The text ``key`` in ``lang`` with its placeholders filled; in Korean every particle
+    placeholder (``이(가)``, ``을(를)`` ...) becomes the particle that fits the word before it
+    (:func:`attach_josa`).
 
     Examples
     --------
@@ -272,7 +207,8 @@ def t(key: str, lang: str = "en", **values) -> str:
         entry = TEXTS[key]
     except KeyError:
         raise KeyError(f"no report text {key!r}") from None
-    return entry[lang].format(**values) if values else entry[lang]
+    text = entry[lang].format(**values) if values else entry[lang]
+    return attach_josa(text) if lang == "ko" else text
 
 
 def _finite(x) -> bool:
@@ -282,8 +218,9 @@ def _finite(x) -> bool:
         return False
 
 
-def money(x, currency: str = "KRW", signed: bool = False) -> str:
+def money(x, currency: str = "KRW", signed: bool = False, lang: str = "en") -> str:
     """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing.
+    In Korean, won read as a Korean reader writes them (:func:`won`: ``5,740만 원``).
 
     Examples
     --------
@@ -292,6 +229,8 @@ def money(x, currency: str = "KRW", signed: bool = False) -> str:
     """
     if not _finite(x):
         return "—"
+    if lang == "ko" and str(currency).upper() == "KRW":
+        return won(x, signed)
     symbol, dec = CURRENCIES.get(str(currency).upper(), (f"{currency} ", 2))
     x = float(x)
     body = f"{symbol}{abs(x):,.{dec}f}"
@@ -367,3 +306,145 @@ def md_escape(text) -> str:
     if out[:1] in _MD_LEADING:
         return "\\" + out
     return _MD_ORDERED.sub(r"\1\\\2", out, count=1)
+
+
+# --------------------------------------------------------------------------- Korean particles
+#: particle pairs: (after a final consonant, after a vowel); for (으)로 a final ㄹ reads as a vowel
+_PAIRS = {"이/가": ("이", "가"), "은/는": ("은", "는"), "을/를": ("을", "를"),
+          "과/와": ("과", "와"), "으로/로": ("으로", "로"), "이에요/예요": ("이에요", "예요"),
+          "이나/나": ("이나", "나"), "이라/라": ("이라", "라")}
+#: the final sound of a digit read in Sino-Korean (영 일 이 삼 사 오 육 칠 팔 구):
+#: None = vowel, "ㄹ" = final ㄹ, "c" = another final consonant
+_DIGIT_FINAL = {"0": "c", "1": "ㄹ", "2": None, "3": "c", "4": None, "5": None, "6": "c",
+                "7": "ㄹ", "8": "ㄹ", "9": None}
+#: Latin letters whose Korean reading ends in a consonant (엘 엠 엔 알)
+_LETTER_FINAL = {"l": "ㄹ", "m": "c", "n": "c", "r": "ㄹ"}
+#: units and symbols read aloud: % 퍼센트, pp/%p 포인트, ₩ 원, x 배 ...
+_UNIT_FINAL = (("%p", None), ("pp", None), ("%", None), ("원", "c"), ("배", None))
+_CLOSERS = {")": "(", "]": "[", "」": "「", "'": "'", '"': '"', "’": "‘", "”": "“"}
+
+
+def _final(word: str):
+    """The final sound of ``word`` as read aloud: None (vowel), "ㄹ" or "c" (another
+    consonant)."""
+    w = str(word).rstrip()
+    # a parenthetical or quoted tail is skipped: 전환율(±2%) reads as 전환율
+    while w and w[-1] in _CLOSERS:
+        closer, opener = w[-1], _CLOSERS[w[-1]]
+        depth, i = 0, len(w) - 1
+        if opener == closer:
+            i = w.rfind(opener, 0, len(w) - 1)
+        else:
+            while i >= 0:
+                depth += (w[i] == closer) - (w[i] == opener)
+                if depth == 0:
+                    break
+                i -= 1
+        if i <= 0:  # unbalanced, or the whole word is the parenthetical: read what is inside
+            w = w.strip("".join(_CLOSERS) + "([「‘“").rstrip()
+            break
+        w = w[:i].rstrip()
+    if not w:
+        return None
+    for unit, final in _UNIT_FINAL:
+        if w.endswith(unit):
+            return final
+    ch = w[-1]
+    if "가" <= ch <= "힣":
+        jong = (ord(ch) - 0xAC00) % 28
+        return None if jong == 0 else ("ㄹ" if jong == 8 else "c")
+    if ch.isdigit():
+        if "₩" in w:  # ₩8,665 reads 8,665 원
+            return "c"
+        return _DIGIT_FINAL[ch]
+    if ch.isascii() and ch.isalpha():
+        tail = w[-2:].lower()
+        if w[-1].isupper() or len(w) == 1:  # an acronym, read letter by letter
+            return _LETTER_FINAL.get(ch.lower())
+        if tail in ("ng", "ck"):
+            return "c"
+        return {"l": "ㄹ", "m": "c", "n": "c", "k": "c", "p": "c", "t": "c", "b": "c",
+                "d": "c", "g": "c"}.get(ch.lower())
+    return None
+
+
+def josa(word, pair: str) -> str:
+    """The particle of ``pair`` that follows ``word``: 은/는, 이/가, 을/를, 과/와, 으로/로.
+
+    The choice follows the final sound of ``word`` read aloud: Hangul by its final consonant
+    (ㄹ counts as a vowel before 로), digits in Sino-Korean (0 1 3 6 7 8 end in a consonant),
+    ``%`` as 퍼센트 and ``pp``/``%p`` as 포인트 (vowels), ``원``/``₩`` as 원 (a consonant),
+    Latin acronyms by their letter names (L M N R end in a consonant); a closing parenthesis
+    is skipped.
+
+    Examples
+    --------
+    >>> josa("전환율", "이/가"), josa("매출", "을/를"), josa("3%", "이/가"), josa("₩8,665", "을/를")
+    ('이', '을', '가', '을')
+    >>> josa("서울", "으로/로"), josa("30일", "으로/로"), josa("SMS", "은/는"), josa("1.2%p", "과/와")
+    ('로', '로', '는', '와')
+    """
+    pair = {"(으)로": "으로/로", "이(가)": "이/가", "을(를)": "을/를", "은(는)": "은/는",
+            "과(와)": "과/와"}.get(pair, pair)
+    if pair not in _PAIRS:
+        raise ValueError(f"unknown particle pair {pair!r}; one of {sorted(_PAIRS)}")
+    cons, vow = _PAIRS[pair]
+    final = _final(word)
+    if pair == "으로/로":
+        return cons if final == "c" else vow
+    return cons if final else vow
+
+
+#: a particle placeholder left by a template: 이(가) 을(를) 은(는) 과(와) (으)로 와(과) 가(이)
+_PLACEHOLDER = re.compile(r"이\(가\)|가\(이\)|을\(를\)|를\(을\)|은\(는\)|는\(은\)|과\(와\)"
+                          r"|와\(과\)|\(으\)로|\(이\)나|\(이\)라")
+_PLACEHOLDER_PAIR = {"이(가)": "이/가", "가(이)": "이/가", "을(를)": "을/를", "를(을)": "을/를",
+                     "은(는)": "은/는", "는(은)": "은/는", "과(와)": "과/와", "와(과)": "과/와",
+                     "(으)로": "으로/로", "(이)나": "이나/나", "(이)라": "이라/라"}
+
+
+def attach_josa(text: str) -> str:
+    """Every particle placeholder in ``text`` (``이(가)``, ``을(를)``, ``(으)로`` ...)
+    replaced by the particle that fits the word before it.
+
+    Examples
+    --------
+    >>> attach_josa("구매 전환율이(가) 3%p 높고 ₩0을(를) 넘어 30일(으)로")
+    '구매 전환율이 3%p 높고 ₩0을 넘어 30일로'
+    """
+    out, last = [], 0
+    for m in _PLACEHOLDER.finditer(text):
+        before = text[:m.start()]
+        out.append(text[last:m.start()])
+        out.append(josa(before, _PLACEHOLDER_PAIR[m.group(0)]))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def won(x, signed: bool = False) -> str:
+    """An amount in won as a Korean reader writes it: ``8,665원``, ``393,450원``,
+    ``5,740만 원``, ``1억 2,300만 원`` (만 units from a million won on).
+
+    Examples
+    --------
+    >>> won(57_400_000), won(-8665), won(123_456_789, signed=True), won(0)
+    ('5,740만 원', '−8,665원', '+1억 2,346만 원', '0원')
+    """
+    if not _finite(x):
+        return "—"
+    v = float(x)
+    a = abs(v)
+    if a >= 1e8:
+        man = int(round(a / 1e4))
+        eok, rest = divmod(man, 10_000)
+        body = f"{eok:,}억" + (f" {rest:,}만 원" if rest else " 원")
+    elif a >= 1e6:
+        body = f"{int(round(a / 1e4)):,}만 원"
+    else:
+        body = f"{a:,.0f}원"
+    if round(a) == 0:
+        return body
+    if v < 0:
+        return "−" + body
+    return ("+" + body) if signed else body

@@ -17,7 +17,17 @@ import pytest
 
 import crmlab
 from crmlab.campaign import CampaignDataError, evaluate
-from crmlab.campaign.evaluation import _Spec, _verdict
+from crmlab.campaign import narration
+from crmlab.campaign.evaluation import _Spec
+from crmlab.campaign.findings import build_verdict
+
+
+def _verdict(s, lang, integrity, primary, lt, gr, ec, treatments, alpha, currency, n_partial):
+    """The verdict (numbers) with its sentences (narration) in ``lang``."""
+    v = build_verdict(s, integrity, primary, lt, gr, ec, treatments, alpha, n_partial,
+                      control="control")
+    v.headline, v.reasons = narration.verdict_texts(v, lang, currency)
+    return v
 
 START, OBS_END = pd.Timestamp("2024-03-01"), pd.Timestamp("2025-03-01")
 
@@ -224,7 +234,9 @@ def test_guardrail_breach_stops_and_srm_makes_it_inconclusive(tmp_path):
     # blocks: there is no earlier send on the channel -> reported, not judged
     b = e.guardrails.set_index("metric").loc["block_rate"]
     assert not b["breached"] and np.isnan(b["abs_lift"])
-    assert any("block_rate: the holdout receives no message" in n for n in e.notes)
+    assert any(n.get("code") == "block_rate_no_baseline" for n in e.notes)
+    assert any("Block rate: the holdout receives no message" in narration.note_text(n, "en")
+               for n in e.notes)
     # blocks against the channel's usual rate on an earlier campaign (1%): 5% is a clear breach
     data = crmlab.load(write_shop(tmp_path / "b", n=3000, seed=3, block_p=0.05,
                                   baseline_block_p=0.01))
@@ -278,7 +290,7 @@ def decide(rule=None, srm=False, **kw):
     s = _Spec.of(spec(decision_rule=rule or {}))
     primary, lt, gr, ec = _frames(**kw)
     integrity = {"srm_flag": srm, "srm_p_value": 1e-6 if srm else 0.5}
-    v = _verdict(s, "en", None, integrity, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    v = _verdict(s, "en", integrity, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
     return v
 
 
@@ -359,7 +371,7 @@ def test_what_would_settle_it_uses_the_power_functions():
 def test_exploratory_reason_is_stated():
     s = _Spec.of(spec(horizon_days=90, exploratory=True, exploratory_reason="early read"))
     primary, lt, gr, ec = _frames()
-    v = _verdict(s, "en", None, {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
+    v = _verdict(s, "en", {"srm_flag": False}, primary, lt, gr, ec, ["t"], 0.05, "KRW", 0)
     assert any("exploratory (early read)" in r for r in v.reasons)
 
 
@@ -382,7 +394,8 @@ def test_sequential_design_judges_the_primary_at_the_final_boundary(shop, ev):
     p0, p1 = ev.primary.iloc[0], seq.primary.iloc[0]
     assert p1["abs_lift"] == pytest.approx(p0["abs_lift"])
     assert p1["ci_low"] < p0["ci_low"] and p1["ci_high"] > p0["ci_high"]
-    assert any("sequential design with 3 looks" in n for n in seq.notes)
+    assert any("Sequential design with 3 looks" in narration.note_text(n, "en")
+               for n in seq.notes)
 
 
 def test_segment_labels_never_read_past_the_assignment(shop, monkeypatch):
@@ -469,4 +482,4 @@ def test_consent_counts_are_judged_at_send_time(small_shop, small_shop_dir, cid)
     res0 = ev0.to_results()["integrity"]
     assert res0["consent_basis"] == "current_flags"
     assert res0["sends_without_consent"] >= res["sends_without_consent"]
-    assert any("today's customers flags" in n for n in ev0.notes)
+    assert any("today's consent flags" in narration.note_text(n, "en") for n in ev0.notes)

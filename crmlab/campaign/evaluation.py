@@ -19,8 +19,12 @@ built in the engine) and orchestrates the statistics:
    probability, costs split into sends and coupons, break-even lift, ROI/iROAS when meaningful;
 6. heterogeneity by segment as of assignment, with Benjamini-Hochberg control, and a
    "whom to target next time" table;
-7. the verdict (:mod:`crmlab.campaign.decision`) with its reasons
-   (:mod:`crmlab.campaign.narration`).
+7. the verdict (:mod:`crmlab.campaign.decision`) as structured findings, codes and numbers
+   (:mod:`crmlab.campaign.findings`).
+
+This module computes numbers only: it holds no sentence and imports no language module. The
+words — the verdict's headline and reasons, the notes, the exclusions — come from
+:mod:`crmlab.campaign.narration` (``crmlab.campaign.evaluate`` runs both).
 
 See ``docs/campaign-evaluation.md`` for every definition and choice.
 """
@@ -36,10 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlab import i18n
-from crmlab.campaign import _stats, decision, endpoints, narration
+from crmlab.campaign import _stats, endpoints, findings
 from crmlab.campaign import economics as econ_
 from crmlab.campaign import guardrails as guard_
+from crmlab.campaign.findings import Verdict
 from crmlab.campaign.table import (
     CampaignDataError,
     CampaignInfo,
@@ -213,14 +217,14 @@ def segment_labels(data, as_of, segments, customer_ids=None) -> tuple[pd.DataFra
                 out[seg] = st.reindex(index).fillna("unknown").to_numpy()
             elif seg in ("region", "acquisition_channel"):
                 if data.customers is None or seg not in data.customers.columns:
-                    notes.append(f"segment {seg}: customers.{seg} is not in the data")
+                    notes.append(dict(code="segment_missing", segment=seg))
                     continue
                 c = data.customers.select("customer_id", seg).to_pandas().set_index("customer_id")
                 out[seg] = c[seg].astype(str).reindex(index).fillna("unknown").to_numpy()
             else:
-                notes.append(f"segment {seg}: unknown segment variable")
+                notes.append(dict(code="segment_unknown", segment=seg))
         except ImportError as exc:
-            notes.append(f"segment {seg}: not available in this installation ({exc})")
+            notes.append(dict(code="segment_unavailable", segment=seg, error=str(exc)))
     return out, notes
 
 
@@ -247,21 +251,6 @@ def segment_labels_at_assignment(data, table: pd.DataFrame, segments,
 
 # --------------------------------------------------------------------------- the result
 @dataclass
-class Verdict:
-    """The decision (``ship``, ``iterate``, ``stop`` or ``inconclusive``), the arm it is about
-    (``None`` unless it ships an arm), its reasons in plain language and one row per arm."""
-
-    decision: str
-    arm: str | None
-    reasons: list[str]
-    per_arm: pd.DataFrame
-    headline: str = ""
-
-    def to_dict(self) -> dict:
-        return {"decision": self.decision, "arm": self.arm, "reasons": list(self.reasons)}
-
-
-@dataclass
 class CampaignEvaluation:
     """One campaign's evaluation. Every table holds aggregates only (no customer identifiers).
 
@@ -286,8 +275,11 @@ class CampaignEvaluation:
     endpoint : ``"churn"`` or ``"reactivation"`` (the page's long-term endpoint)
     funnel, economics, heterogeneity, targeting : tables
     verdict : Verdict
-    exclusions : reason, rows (every customer left out of some analysis, and why)
-    notes : list of str
+    exclusions : code, days, rows (every customer left out of some analysis, and why:
+        ``horizon_partial``, ``active_at_assignment``, ``lapsed_at_assignment``)
+    notes : list of dicts, each with a ``code`` and its numbers (``sequential``,
+        ``consent_current_flags``, ``block_rate_no_baseline``, ``warning`` ...); the words are
+        :func:`crmlab.campaign.narration.note_text`
     """
 
     campaign: CampaignInfo
@@ -445,7 +437,8 @@ def evaluate(data, spec, *, lang: str | None = None, n_boot: int = N_BOOT) -> Ca
     spec : ExperimentSpec or dict
         The experiment spec (:func:`crmlab.experiments.load_spec`).
     lang : {"en", "ko"}, optional
-        Language of the verdict's reasons; default the spec's ``report_lang``.
+        The report language recorded on the result (default the spec's ``report_lang``);
+        :func:`crmlab.campaign.narration.narrate` writes the sentences in it.
     n_boot : int
         Bootstrap resamples for the LTV lift interval (seeded by the spec's ``seed``).
 
@@ -464,11 +457,12 @@ def evaluate(data, spec, *, lang: str | None = None, n_boot: int = N_BOOT) -> Ca
         ev = _evaluate(data, spec, lang=lang, n_boot=n_boot)
     seen = set()
     for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
+        text = (w.category.__name__, str(w.message))
         if issubclass(w.category, (DeprecationWarning, FutureWarning)) or text in seen:
             continue
         seen.add(text)
-        ev.notes.append(text)
+        ev.notes.append(dict(code="warning", category=w.category.__name__,
+                             message=str(w.message)))
     return ev
 
 
@@ -531,12 +525,10 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         "sends": int(sent.sum()),
     }
     if integrity["consent_basis"] == "current_flags" and integrity["sends"]:
-        notes.append("Consent is judged by today's customers flags (no consent_events table): "
-                     "a customer who withdrew consent after a send, other than by unsubscribing "
-                     "from a campaign, counts against it.")
+        notes.append(dict(code="consent_current_flags"))
     if integrity["consent_unknown"]:
-        notes.append(f"{integrity['consent_unknown']} sends: the customers table has no consent "
-                     f"column for channel {info.channel!r}; consent not checked")
+        notes.append(dict(code="consent_unknown", sends=integrity["consent_unknown"],
+                          channel=info.channel))
 
     # ---- data quality -----------------------------------------------------------------------
     q = getattr(data, "quality", None)
@@ -551,9 +543,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         from crmlab.abtest.sequential import group_sequential
         final_p = float(group_sequential(looks=s.looks, alpha=s.alpha).nominal_p[-1])
         primary_alpha = final_p / k
-        notes.append(f"sequential design with {s.looks} looks: the primary metric is judged at "
-                     f"the final look's nominal level {final_p:.4f} (O'Brien-Fleming-type "
-                     "alpha spending)")
+        notes.append(dict(code="sequential", looks=int(s.looks), p=final_p))
     primary = _frame(_metric_rows(table, s.primary, CONTROL, treatments, primary_alpha),
                      ["control_n", "variance_reduction", "unadjusted_abs_lift", "covariates"])
     if len(primary) == 0:
@@ -566,7 +556,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
             continue
         rows = _metric_rows(table, m, CONTROL, treatments, arm_alpha)
         if not rows:
-            notes.append(f"secondary metric {m}: not measurable from this data")
+            notes.append(dict(code="secondary_unmeasurable", metric=m))
         sec_rows += rows
     secondary = _frame(sec_rows, ["control_n", "variance_reduction", "unadjusted_abs_lift",
                                   "covariates"])
@@ -575,8 +565,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     full = table["horizon_observed_days"] >= s.horizon_days - 1e-9
     n_partial = int((~full).sum())
     if n_partial:
-        exclusions.append({"reason": f"horizon of {s.horizon_days:g} days not fully observed "
-                                     "(left out of the long-term revenue comparison)",
+        exclusions.append({"code": "horizon_partial", "days": s.horizon_days,
                            "rows": n_partial})
     lt_table = table[full]
     ep = endpoints.endpoint_table(data, s.campaign_id, table, s.churn_after_days,
@@ -584,11 +573,10 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     endpoint = endpoints.page_endpoint(ep)
     st = endpoints.spells(ep, endpoint)
     if len(st) < len(ep):
-        exclusions.append({"reason": (
-            "active at assignment: not in the reactivation curves and rates"
-            if endpoint == endpoints.REACTIVATION else
-            f"lapsed at assignment (no purchase for {s.churn_after_days:g} days): not in the "
-            "churn curves and rates"), "rows": int(len(ep) - len(st))})
+        exclusions.append({"code": ("active_at_assignment"
+                                    if endpoint == endpoints.REACTIVATION else
+                                    "lapsed_at_assignment"),
+                           "days": s.churn_after_days, "rows": int(len(ep) - len(st))})
     km = _stats.km_by_arm(st, s.horizon_days, s.alpha)
     lt_rows = []
     rng_seed = s.seed
@@ -673,9 +661,9 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     heterogeneity, targeting = _heterogeneity(table, labels, treatments, s, info, arm_alpha)
 
     # ---- verdict -----------------------------------------------------------------------------
-    verdict = _verdict(s, lang, info, integrity, primary, long_term, guardrails, economics,
-                       treatments, arm_alpha, data_currency(data), n_partial,
-                       primary_alpha=primary_alpha, table=table)
+    verdict = findings.build_verdict(s, integrity, primary, long_term, guardrails, economics,
+                                     treatments, arm_alpha, n_partial, control=CONTROL,
+                                     primary_alpha=primary_alpha, table=table)
 
     return CampaignEvaluation(
         campaign=info, spec=s.raw, lang=lang, currency=data_currency(data),
@@ -688,7 +676,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         long_term_rates=long_term_rates, km=km, cumulative=cumulative, guardrails=guardrails,
         funnel=funnel, economics=economics, heterogeneity=heterogeneity, targeting=targeting,
         verdict=verdict,
-        exclusions=pd.DataFrame(exclusions, columns=["reason", "rows"]), notes=notes,
+        exclusions=pd.DataFrame(exclusions, columns=["code", "days", "rows"]), notes=notes,
         fatigue=fatigue, endpoint=endpoint,
     )
 
@@ -749,9 +737,8 @@ def _block_rate_rows(data, info: CampaignInfo, table, treatments, alpha, obs_end
         rows.append(row)
     note = None
     if base_n < MIN_BASELINE_SENDS:
-        note = (f"block_rate: the holdout receives no message and the data hold {base_n} sends "
-                f"of other campaigns on {info.channel} (fewer than {MIN_BASELINE_SENDS}); the "
-                "block rate is reported but not judged against its threshold")
+        note = dict(code="block_rate_no_baseline", sends=int(base_n), channel=info.channel,
+                    min_sends=MIN_BASELINE_SENDS)
     return rows, note
 
 
@@ -821,80 +808,3 @@ def _heterogeneity(table, labels: pd.DataFrame, treatments, s: _Spec, info, arm_
     het["recommendation"] = rec
     targeting = het.sort_values(["net_value_per_customer"], ascending=False).reset_index(drop=True)
     return het, targeting
-
-
-def _level_text(alpha: float) -> str:
-    text = f"{1 - alpha:.2%}".replace(".00%", "%")
-    return text.replace("0%", "%") if text.endswith("0%") and "." in text else text
-
-
-def _metric_fmt(metric, currency, lang="en"):
-    if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase"):
-        return lambda v: i18n.pp(v, lang=lang)
-    if metric in ("revenue", "aov", "ltv"):
-        return lambda v: i18n.money(v, currency, signed=True)
-    return lambda v: i18n.num(v, 3, signed=True)
-
-
-def _verdict(s: _Spec, lang, info, integrity, primary, long_term, guardrails, economics,
-             treatments, arm_alpha, currency, n_partial, primary_alpha=None,
-             table=None) -> Verdict:
-    """The decision (:mod:`crmlab.campaign.decision`) and its reasons
-    (:mod:`crmlab.campaign.narration`)."""
-    level = _level_text(arm_alpha)
-    p_alpha = arm_alpha if primary_alpha is None else primary_alpha
-    p_level = _level_text(p_alpha)
-    rule = s.rule
-    reasons_common = []
-    if s.exploratory:
-        reasons_common.append(i18n.t("reason.exploratory", lang,
-                                     reason=s.exploratory_reason or "short horizon"))
-    if len(treatments) > 1:
-        reasons_common.append(i18n.t("reason.multiple_arms", lang, k=len(treatments),
-                                     level=level, overall=f"{1 - s.alpha:.0%}"))
-    if n_partial:
-        reasons_common.append(i18n.t("reason.horizon_partial", lang, rows=f"{n_partial:,}",
-                                     days=f"{s.horizon_days:g}"))
-    per_arm, arm_reasons = [], {}
-    pr, lt, ec = primary.set_index("arm"), long_term.set_index("arm"), economics.set_index("arm")
-    fmt = _metric_fmt(s.primary, currency, lang)
-    for a in treatments:
-        p, l_, e = pr.loc[a], lt.loc[a], ec.loc[a]
-        g = guardrails[guardrails["arm"] == a]
-        p_dir = decision.direction(p["ci_low"], p["ci_high"])
-        settle = (decision.settle(p, s.primary, table, a, CONTROL, p_alpha)
-                  if p_dir == "unclear" and table is not None else None)
-        l_dir = decision.direction(l_["ltv_ci_low"], l_["ltv_ci_high"])
-        f_dir = decision.direction(e["profit_ci_low"], e["profit_ci_high"])
-        states = list(g["state"]) if len(g) else []
-        guard_ok = decision.guardrails_allow(g)
-        d = decision.arm_decision(rule, p_dir, l_dir, l_["p_ltv_above_min"], f_dir,
-                                  e["p_profitable"], states, guard_ok)
-        arm_reasons[a] = narration.arm_reasons(
-            a, lang=lang, metric=s.primary, primary=p, primary_fmt=fmt, p_level=p_level,
-            level=level, settle=settle, lt=l_, econ=e, guards=g, horizon_days=s.horizon_days,
-            currency=currency, min_p=rule["min_p_profitable"])
-        per_arm.append(dict(
-            arm=a, decision=d, primary=p_dir, ltv=l_dir,
-            profit=narration.profit_state(e, rule["min_p_profitable"]),
-            p_profitable=e["p_profitable"], p_ltv_above_min=l_["p_ltv_above_min"],
-            guardrails=",".join(f"{m}:{st}" for m, st in zip(g["metric"], g["state"])),
-            guardrails_allow=guard_ok,
-            primary_significant=p_dir == "up", primary_harm=p_dir == "down",
-            ltv_harm=l_dir == "down", guardrail_harm=guard_.BREACHED in states,
-            incremental_profit=e["incremental_profit"],
-            mde=settle["mde"] if settle else np.nan,
-            holdout_share_needed=settle["holdout_share_needed"] if settle else None,
-            audience_needed=settle["audience_needed"] if settle else None))
-    per = pd.DataFrame(per_arm)
-    dec, arm = decision.campaign_decision(per, integrity["srm_flag"])
-    if integrity["srm_flag"]:
-        reasons = [i18n.t("reason.srm", lang, p=f"{integrity['srm_p_value']:.2g}")]
-        order = treatments
-    else:
-        reasons = []
-        order = [arm] + [x for x in treatments if x != arm] if arm else treatments
-    reasons += [r for x in order for r in arm_reasons[x]]
-    headline = i18n.t(f"decision.headline.{dec}", lang, arm=arm or "")
-    return Verdict(decision=dec, arm=arm, reasons=reasons + reasons_common, per_arm=per,
-                   headline=headline)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab import i18n
+from crmlab.campaign import narration
 from crmlab.campaign.evaluation import CONTROL, CampaignEvaluation
 
 _SCENARIO = {
@@ -91,8 +92,7 @@ def _c(key, lang):
 
 
 def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
-    from crmlab.campaign.evaluation import _level_text
-    return _level_text(ev.primary_alpha if primary else ev.arm_alpha)
+    return narration.level_text(ev.primary_alpha if primary else ev.arm_alpha)
 
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
@@ -192,7 +192,10 @@ def audience_table(ev: CampaignEvaluation) -> pd.DataFrame:
 def balance_table(ev: CampaignEvaluation) -> pd.DataFrame:
     lang = ev.lang
     b = ev.balance
-    return pd.DataFrame({_c("covariate", lang): b["covariate"], _c("arm", lang): b["arm"],
+    return pd.DataFrame({_c("covariate", lang): [narration.covariate_label(c, lang)
+                                                 for c in b["covariate"]],
+                         _c("arm", lang): [narration.arm_label(a, lang, ev.spec)
+                                           for a in b["arm"]],
                          _c("smd", lang): [i18n.num(v, 3, True) for v in b["smd"]]})
 
 
@@ -333,7 +336,12 @@ def funnel_table(ev: CampaignEvaluation) -> pd.DataFrame:
     f = ev.funnel.pivot(index="step", columns="arm", values="customers")
     order = ["assigned", "sent", "delivered", "opened", "clicked", "purchased"]
     f = f.reindex(order).fillna(0).astype(int).map(lambda v: f"{v:,}")
-    f.columns = [i18n.t("arm.control", lang) if a == CONTROL else a for a in f.columns]
+    untracked = {"sms": ("opened",), "lms": ("opened",), "push": ("opened",),
+                 "app_push": ("opened",)}.get(str(ev.campaign.channel), ())
+    for step in untracked:  # the channel does not report opens: not 0, nor = clicks
+        f.loc[step] = {"en": "not tracked", "ko": "추적 안 함"}[lang]
+    f.columns = [narration.arm_label(a, lang, ev.spec) for a in f.columns]
+    f.index = [narration.step_label(s, lang) for s in f.index]
     f.index.name = _c("step", lang)
     return f.reset_index()
 
@@ -343,7 +351,7 @@ def economics(ev: CampaignEvaluation) -> str:
 
     lang = ev.lang
     econ = ev.economics.assign(arm=ev.economics["arm"].map(_md))  # arm labels come from data
-    lines = economics_lines(econ, lang=lang, currency=ev.currency, level=_level(ev),
+    lines = economics_lines(econ, lang=lang, currency=ev.currency, alpha=ev.arm_alpha,
                             horizon_days=ev.horizon_days,
                             min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
     return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
@@ -369,8 +377,8 @@ def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
                                 f" ~ {s(r['profit_ci_high'])})",
             _c("p_profit", lang): i18n.pct(r["p_profitable"], 0),
             _c("break_even", lang): m(r["break_even_lift"]),
-            _c("roi", lang): ratio_text(r, lang, _level(ev), "roi"),
-            _c("iroas", lang): ratio_text(r, lang, _level(ev), "iroas"),
+            _c("roi", lang): ratio_text(r, lang, "roi"),
+            _c("iroas", lang): ratio_text(r, lang, "iroas"),
             _c("cpic", lang): m(r["cost_per_incremental_conversion"]),
         })
     return pd.DataFrame(rows)
@@ -410,7 +418,7 @@ def data_quality(ev: CampaignEvaluation) -> str:
     out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
     if ev.notes:
         out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
-                + "\n".join(f"- {_md(n)}" for n in ev.notes))
+                + "\n".join(f"- {_md(narration.note_text(n, lang))}" for n in ev.notes))
     return out
 
 
@@ -423,9 +431,11 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
                       _c("action", lang): q["action"]})
     if len(ev.exclusions):
         t = pd.concat([t, pd.DataFrame({
-            _c("table", lang): "assignments", _c("check", lang): ev.exclusions["reason"],
+            _c("table", lang): narration.labels.table_label("assignments", lang),
+            _c("check", lang): [narration.exclusion_text(c, d, lang) for c, d in
+                                zip(ev.exclusions["code"], ev.exclusions["days"])],
             _c("rows", lang): [f"{int(v):,}" for v in ev.exclusions["rows"]],
-            _c("action", lang): "excluded from the long-term revenue comparison"})],
+            _c("action", lang): narration.t("excl.action", lang)})],
             ignore_index=True)
     return t
 
@@ -450,6 +460,9 @@ def footer(ev: CampaignEvaluation, provenance: dict) -> str:
 
 def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) -> Path:
     """Write ``ev.to_results(provenance)`` to ``path`` atomically (temporary file, then rename).
+    The verdict's headline and reasons are written by :func:`crmlab.campaign.narration.narrate`
+    in the evaluation's language (``verdict.reasons`` human-readable, the decisive one first;
+    ``verdict.findings`` the same as codes and numbers).
 
     Examples
     --------
@@ -457,6 +470,8 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not getattr(ev.verdict, "reasons", None):
+        narration.narrate(ev)
     text = json.dumps(ev.to_results(provenance), ensure_ascii=False, indent=2, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -482,3 +497,75 @@ def cumulative_caption(ev: CampaignEvaluation) -> str:
 
 def funnel_caption(ev: CampaignEvaluation) -> str:
     return "*" + i18n.t("report.funnel_caption", ev.lang) + "*"
+
+
+# --------------------------------------------------------------------------- the first screen
+_KEY = {
+    "audience": {"en": "Audience", "ko": "대상 고객"},
+    "cost": {"en": "Cost", "ko": "비용"},
+    "profit": {"en": "Incremental profit", "ko": "증분 이익"},
+    "p": {"en": "probability of a profit", "ko": "이익일 확률"},
+    "long.churn": {"en": "Churned by day 180", "ko": "180일 내 이탈"},
+    "long.reactivation": {"en": "Reactivated by day 180", "ko": "180일 내 재활성"},
+    "guard": {"en": "Guardrails", "ko": "가드레일"},
+    "compliance": {"en": "Compliance", "ko": "수신동의 준수"},
+    "no_consent": {"en": "sends without consent", "ko": "동의 없는 발송"},
+    "night": {"en": "night sends without night consent", "ko": "야간 동의 없는 야간 발송"},
+    "basis.events": {"en": "judged at send time", "ko": "발송 시점 기준"},
+    "basis.current_flags": {"en": "judged by today's flags", "ko": "현재 동의 상태 기준"},
+    "basis.none": {"en": "not checked", "ko": "확인 불가"},
+    "vs": {"en": "vs holdout", "ko": "대조군"},
+}
+
+
+def _k(key, lang):
+    return _KEY[key][lang]
+
+
+def verdict_banner_html(ev: CampaignEvaluation) -> str:
+    """The verdict as one coloured sentence: ``<div class="verdict-banner <decision>">``;
+    every text escaped."""
+    import html as _html
+    v = ev.verdict
+    if not v.headline:
+        narration.narrate(ev)
+    return (f'<div class="verdict-banner {_html.escape(v.decision)}">'
+            f'<strong>{_html.escape(i18n.t("decision." + v.decision, ev.lang))}</strong> '
+            f'{_html.escape(v.headline)}</div>')
+
+
+def key_numbers_html(ev: CampaignEvaluation) -> str:
+    """The key-numbers strip: audience, cost, incremental profit with its interval and
+    probability, the six-month endpoint change, guardrails and compliance (with its basis)."""
+    import html as _html
+    lang, e = ev.lang, ev.economics
+    money = lambda v: i18n.money(v, ev.currency, lang=lang)  # noqa: E731
+    smoney = lambda v: i18n.money(v, ev.currency, signed=True, lang=lang)  # noqa: E731
+    items = [(_k("audience", lang), f"{int(ev.audience['n'].sum()):,}")]
+    if len(e):
+        items.append((_k("cost", lang), money(float(e["total_cost"].sum()))))
+    for _, r in e.iterrows():
+        a = narration.arm_label(r["arm"], lang, ev.spec)
+        items.append((f"{_k('profit', lang)} · {a}",
+                      f"{smoney(r['incremental_profit'])} ({smoney(r['profit_ci_low'])} ~ "
+                      f"{smoney(r['profit_ci_high'])}) · {_k('p', lang)} "
+                      f"{i18n.pct(r['p_profitable'], 0)}"))
+    for _, r in ev.long_term.iterrows():
+        a = narration.arm_label(r["arm"], lang, ev.spec)
+        items.append((f"{_k('long.' + ev.endpoint, lang)} · {a}",
+                      f"{i18n.pct(r['event_180'])} ({_k('vs', lang)} "
+                      f"{i18n.pct(r['event_180_control'])})"))
+    states = [narration.state_text(s, lang) for s in ev.guardrails.get("state", [])]
+    if states:
+        worst = next((s for s in ("breached", "not settled", "not judged", "within")
+                      if s in set(ev.guardrails["state"])), "within")
+        items.append((_k("guard", lang), narration.state_text(worst, lang)))
+    g = ev.integrity
+    basis = g.get("consent_basis", "none")
+    items.append((_k("compliance", lang),
+                  f"{_k('no_consent', lang)} {g['sends_without_consent']:,} · "
+                  f"{_k('night', lang)} {g['night_sends_without_consent']:,} "
+                  f"({_k('basis.' + basis, lang) if 'basis.' + basis in _KEY else basis})"))
+    cells = "".join(f'<div class="key-number"><div class="label">{_html.escape(k)}</div>'
+                    f'<div class="value">{_html.escape(v)}</div></div>' for k, v in items)
+    return f'<div class="key-numbers">{cells}</div>'
