@@ -35,38 +35,34 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import html as _html
 import json
-import logging
-import os
-import platform
-import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
-import crmlab
-from crmlab._atomic import atomic_write_json, atomic_write_text
-from crmlab._atomic import json_safe as _json_safe
+from crmlab._atomic import atomic_write_json, atomic_write_text  # noqa: F401
 from crmlab._atomic import read_json as _read_json
-from crmlab.data.errors import public_message, redacted_examples
+from crmlab.data.errors import public_message
+from crmlab.execute import _execute, _format_exception, _Job, _minimal_results  # noqa: F401
 from crmlab.experiments import ExperimentSpec, SpecError, find_specs, load_spec
+from crmlab.provenance import KEY_PACKAGES, code_version, data_fingerprint  # noqa: F401
+from crmlab.provenance import package_versions
+from crmlab.provenance import sha256_files as _sha256_files
 from crmlab.reporting import portfolio as _portfolio
-from crmlab.reporting.fonts import hangul_font_css
+from crmlab.reporting.fonts import hangul_font_css  # noqa: F401
 from crmlab.reporting.fonts import with_hangul_font as _with_hangul_font  # noqa: F401
 from crmlab.reporting.formatting import date_text as _date  # noqa: F401
 from crmlab.reporting.formatting import fmt_signed as _fmt_signed  # noqa: F401
 from crmlab.reporting.formatting import format_effect as _format_effect  # noqa: F401
-from crmlab.reporting.formatting import format_money
+from crmlab.reporting.formatting import format_money  # noqa: F401
 from crmlab.reporting.formatting import format_pct as _format_pct  # noqa: F401
 from crmlab.reporting.formatting import to_number as _num  # noqa: F401
 from crmlab.reporting.html import TEMPLATES_DIR, render_html  # noqa: F401
-from crmlab.reporting.html import skip_iri_grammar as _skip_iri_grammar
+from crmlab.reporting.html import skip_iri_grammar as _skip_iri_grammar  # noqa: F401
 from crmlab.reporting.html import strip_external as _strip_external  # noqa: F401
 from crmlab.reporting.portfolio import LABELS  # noqa: F401
 
@@ -82,120 +78,12 @@ KERNEL_NAME = "crmlab"
 DEFAULT_TIMEOUT = 1800
 #: Fields of results.json that change from run to run (everything else is reproducible).
 TIMING_FIELDS = ("started_at", "finished_at", "seconds")
-#: Packages whose versions go into the provenance.
-KEY_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "duckdb",
-                "ibis-framework", "pyarrow", "matplotlib", "seaborn", "papermill", "nbconvert",
-                "pyyaml")
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 NOTEBOOK_NAME = "campaign_report.ipynb"
 
 
 # --------------------------------------------------------------------------- small helpers
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _sha256_files(paths: Iterable[Path], base: Path | None = None) -> str:
-    h = hashlib.sha256()
-    for p in sorted(paths):
-        name = str(p.relative_to(base)) if base else p.name
-        h.update(name.encode("utf-8") + b"\0")
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- provenance
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of Python and crmlab's key dependencies (None when not installed).
-
-    Examples
-    --------
-    >>> "pandas" in package_versions()
-    True
-    """
-    from importlib import metadata
-
-    out: dict[str, str | None] = {"python": platform.python_version(),
-                                  "crmlab": crmlab.__version__}
-    for name in KEY_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                             timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return res.stdout if res.returncode == 0 else None
-
-
-def code_version(notebook: str | Path | None = None) -> dict[str, Any]:
-    """The code a report was produced with.
-
-    Returns ``crmlab_version``, ``git_commit`` and ``git_dirty`` (None outside a git checkout)
-    and ``source_hash``: a SHA-256 of crmlab's Python sources, its templates and the report
-    notebook, so that uncommitted edits also count as a new code version.
-
-    Examples
-    --------
-    >>> sorted(code_version())
-    ['crmlab_version', 'git_commit', 'git_dirty', 'source_hash']
-    """
-    commit = _git("rev-parse", "HEAD", cwd=PACKAGE_DIR)
-    dirty = None
-    if commit is not None:
-        status = _git("status", "--porcelain", "--untracked-files=no", cwd=PACKAGE_DIR)
-        dirty = bool(status.strip()) if status is not None else None
-    files = [p for p in PACKAGE_DIR.rglob("*")
-             if p.is_file() and (p.suffix in (".py", ".j2", ".json", ".ipynb"))
-             and "__pycache__" not in p.parts]
-    if notebook is not None and Path(notebook).is_file():
-        files.append(Path(notebook).resolve())
-    return {
-        "crmlab_version": crmlab.__version__,
-        "git_commit": commit.strip() if commit else None,
-        "git_dirty": dirty,
-        "source_hash": _sha256_files(files),
-    }
-
-
-def data_fingerprint(path: str | Path) -> str:
-    """A stable hash of a data source, used to skip unchanged reruns.
-
-    Uses :meth:`crmlab.data.CRMData.fingerprint` (loading also checks the data against the
-    contract).
-
-    Raises
-    ------
-    FileNotFoundError
-        The data directory does not exist.
-    crmlab.DataContractError
-        The data break the contract.
-
-    Examples
-    --------
-    >>> data_fingerprint("data/demo")  # doctest: +SKIP
-    '3f1a...'
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"data directory not found: {path}")
-    from crmlab.data.io import load
-
-    return str(load(path).fingerprint())
-
 
 def default_notebook() -> Path:
     """The parameterized campaign report: ``notebooks/campaign_report.ipynb`` of the checkout,
@@ -212,206 +100,6 @@ def _display_path(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-# --------------------------------------------------------------------------- one campaign
-
-@dataclass
-class _Job:
-    """Everything a worker process needs to execute one campaign (picklable)."""
-
-    campaign_id: str
-    spec_path: str
-    data_dir: str | None
-    out_dir: str
-    notebook: str
-    kernel: str
-    timeout: int
-    report_lang: str
-    provenance: dict
-    spec_summary: dict
-    error: str | None = None          # set when the campaign fails before execution
-
-
-def _minimal_results(job: _Job, error: str, partial: dict | None = None) -> dict:
-    base = dict(partial or {})
-    base.setdefault("campaign_id", job.campaign_id)
-    for key in ("title", "exploratory", "exploratory_reason"):
-        base.setdefault(key, job.spec_summary.get(key))
-    base.setdefault("report_lang", job.report_lang)
-    base["status"] = "failed"
-    base["error"] = error
-    return base
-
-
-def _format_exception(exc: BaseException, timeout: int) -> str:
-    name = type(exc).__name__
-    if name == "PapermillExecutionError":
-        evalue = getattr(exc, "evalue", "") or ""
-        ename = getattr(exc, "ename", "Error")
-        count = getattr(exc, "exec_count", None)
-        where = f" in cell [{count}]" if count is not None else ""
-        return f"{ename}{where}: {evalue}".strip()
-    if name in ("CellTimeoutError", "TimeoutError") or "timed out" in str(exc).lower():
-        return f"timeout: a cell ran longer than {timeout} s ({str(exc).splitlines()[0]})"
-    if name == "DeadKernelError":
-        return f"the kernel died: {exc}"
-    first = public_message(exc).strip()
-    return f"{name}: {first}" if first else name
-
-
-def _execute(job: _Job, kernel_manager: type | None = None) -> dict:
-    """Run one campaign: papermill, HTML, results.json. Never raises; returns a summary.
-
-    Everything is written to temporary files first. A successful run replaces the campaign's
-    ``report.ipynb``, ``report.html``, ``run.log`` and, last, ``results.json``; a failed run
-    keeps the last good ones and is recorded beside them (:func:`crmlab.batch.commit_failure`).
-    ``kernel_manager`` is the Jupyter kernel manager class papermill uses (the batch passes one
-    whose kernels die with the worker).
-
-    Data-contract errors lose their example values (customer ids) in everything written under
-    the campaign's folder: the notebook's kernel, the log and results.json see only the
-    redacted message (:func:`crmlab.data.errors.redacted_examples`).
-    """
-    with redacted_examples():
-        return _execute_job(job, kernel_manager)
-
-
-def _execute_job(job: _Job, kernel_manager: type | None = None) -> dict:
-    from crmlab import batch
-
-    t0 = time.perf_counter()
-    _skip_iri_grammar()
-    out = Path(job.out_dir)
-    pid = os.getpid()
-    log_path = None
-    error: str | None = job.error
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        # temporary files of an earlier run that was killed mid-way
-        batch.remove_temporary_files(out)
-        log_tmp = out / f".run.log.{pid}.tmp"
-        results_tmp = out / f".results.{pid}.json"
-        nb_tmp = out / f".report.{pid}.ipynb"
-        html_tmp = out / f".report.{pid}.html"
-        handler = logging.FileHandler(log_tmp, mode="w", encoding="utf-8")
-    except OSError as exc:
-        error = f"cannot write to the campaign folder {out}: {exc.strerror or exc}"
-        return {"campaign_id": job.campaign_id, "status": "failed", "error": error,
-                "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
-                "report": str(out / "report.html"), "log": None}
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    pm_logger = logging.getLogger("papermill")
-    pm_logger.addHandler(handler)
-    old_level, old_propagate = pm_logger.level, pm_logger.propagate
-    pm_logger.setLevel(logging.INFO)
-    pm_logger.propagate = False
-    log = pm_logger.getChild("crmlab")
-    provenance = dict(job.provenance)
-    provenance["started_at"] = _now()
-    provenance["finished_at"] = None
-    partial: dict | None = None
-    try:
-        log.info("campaign %s: spec %s, data %s", job.campaign_id, job.spec_path, job.data_dir)
-        if error is None:
-            import papermill as pm
-
-            params = {
-                "spec_path": job.spec_path,
-                "data_dir": job.data_dir,
-                "results_path": str(results_tmp.resolve()),
-                "report_lang": job.report_lang,
-                "provenance_json": json.dumps(_json_safe(provenance), ensure_ascii=False),
-            }
-            engine_kwargs = {}
-            if kernel_manager is not None:
-                engine_kwargs["kernel_manager_class"] = kernel_manager
-            # figures must render inline in the report even when the caller's environment
-            # chose a non-interactive backend (e.g. MPLBACKEND=Agg under `make test`)
-            saved_backend = os.environ.get("MPLBACKEND")
-            os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-            try:
-                pm.execute_notebook(
-                    job.notebook, str(nb_tmp), parameters=params, kernel_name=job.kernel,
-                    cwd=str(out), execution_timeout=job.timeout, progress_bar=False,
-                    log_output=True, request_save_on_cell_execute=True,
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"], **engine_kwargs,
-                )
-            except BaseException as exc:  # noqa: BLE001 - every failure is recorded
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                error = _format_exception(exc, job.timeout)
-                log.error("campaign %s failed: %s\n%s", job.campaign_id, error,
-                          "".join(traceback.format_exception(exc)))
-            finally:
-                if saved_backend is None:
-                    os.environ.pop("MPLBACKEND", None)
-                else:
-                    os.environ["MPLBACKEND"] = saved_backend
-            partial = _read_json(results_tmp) if results_tmp.exists() else None
-            results_tmp.unlink(missing_ok=True)
-            if error is None and partial is None:
-                error = ("the notebook finished without writing results.json "
-                         f"(parameter results_path={params['results_path']})")
-        else:
-            log.error("campaign %s failed before execution: %s", job.campaign_id, error)
-
-        if nb_tmp.exists():
-            # the report of a good run, or the page of a failed one that has nothing better
-            try:
-                render_html(nb_tmp, html_tmp, lang=job.report_lang,
-                            title=(partial or {}).get("title") or job.spec_summary.get("title"))
-            except Exception as exc:  # noqa: BLE001
-                html_error = f"HTML rendering failed: {type(exc).__name__}: {exc}"
-                log.error(html_error)
-                if error is None:
-                    error = html_error
-
-        provenance["finished_at"] = _now()
-        if error is None:
-            results = dict(partial or {})
-            results["status"] = results.get("status") or "ok"
-            results.setdefault("campaign_id", job.campaign_id)
-        else:
-            results = _minimal_results(job, error, partial)
-        prov = dict(results.get("provenance") or {})
-        prov.update(provenance)
-        results["provenance"] = prov
-        log.info("campaign %s: %s in %.1f s", job.campaign_id, results["status"],
-                 time.perf_counter() - t0)
-        _close_log(pm_logger, handler, old_level, old_propagate)
-        if error is None:
-            log_path = batch.commit_success(out, results, nb_tmp, html_tmp, log_tmp)
-        else:
-            log_path = batch.commit_failure(out, results, nb_tmp, html_tmp, log_tmp)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - a worker never dies on one campaign
-        error = f"runner error: {type(exc).__name__}: {public_message(exc)}"
-        log.error("%s\n%s", error, "".join(traceback.format_exception(exc)))
-        _close_log(pm_logger, handler, old_level, old_propagate)
-        try:
-            results = _minimal_results(job, error)
-            results["provenance"] = {**provenance, "finished_at": _now()}
-            log_path = batch.commit_failure(out, results, None, None, log_tmp)
-        except Exception:  # noqa: BLE001
-            pass
-    finally:
-        _close_log(pm_logger, handler, old_level, old_propagate)
-        batch.remove_temporary_files(out, pid)
-    status = "failed" if error else "ok"
-    return {"campaign_id": job.campaign_id, "status": status, "error": error,
-            "seconds": round(time.perf_counter() - t0, 3), "spec": job.spec_path,
-            "report": str(out / "report.html"), "log": str(log_path) if log_path else None}
-
-
-def _close_log(logger: logging.Logger, handler: logging.Handler, level: int,
-               propagate: bool) -> None:
-    if handler in logger.handlers:
-        logger.removeHandler(handler)
-        handler.close()
-        logger.setLevel(level)
-        logger.propagate = propagate
 
 
 # --------------------------------------------------------------------------- the batch
