@@ -392,7 +392,7 @@ REPORT_JS = r"""(() => {
           numCells: document.querySelectorAll('.crmlab-table td.num').length};
 })()"""
 
-WIDTHS = (1280, 500)
+WIDTHS = (1280, 900, 500)   # a desktop, a narrow laptop or tablet, a phone-sized window
 
 
 def _fits(browser: Browser, page: Path, width: int) -> tuple[list[str], dict]:
@@ -437,8 +437,8 @@ def ko_run(string_id_shop, repo_root, tmp_path_factory) -> Path:
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_every_page_fits_1280_and_500_px_windows(browser, real_run, request, lang):
-    """The portfolio and every report, in English and Korean, at 1280 px and in a 500 px
-    window: no console error and nothing wider than the window (wide tables scroll inside
+    """The portfolio and every report, in English and Korean, at 1280 px, 900 px and in a
+    500 px window: no console error and nothing wider than the window (wide tables scroll inside
     their own box)."""
     out = real_run[0] if lang == "en" else request.getfixturevalue("ko_run")
     pages = sorted(out.glob("*/report.html")) + [out / "index.html"]
