@@ -469,3 +469,59 @@ def test_report_page_reads_as_a_page(browser, real_run):
         assert r["toc"] >= 6 and r["tocTargets"] == r["toc"]
         assert r["numAlign"] == ["right"] and r["textAlign"] == ["left"]
         assert 0 < r["numCells"] < r["cells"]
+
+
+BANNER_JS = r"""(() => {
+  const bg = (sel) => getComputedStyle(document.querySelector(sel)).backgroundColor;
+  const keys = [...document.querySelectorAll('.crmlab-key')];
+  return {banners: ['ship', 'iterate', 'stop', 'inconclusive'].map(
+            d => bg('.crmlab-verdict.' + d)),
+          bullets: keys.map(k => getComputedStyle(k).listStyleType),
+          keyTops: [...new Set(keys.map(k => Math.round(k.getBoundingClientRect().top)))].length,
+          sigUp: getComputedStyle(document.querySelector('td.sig-up')).color,
+          sigDown: getComputedStyle(document.querySelector('td.sig-down')).color,
+          plain: getComputedStyle(document.querySelector('td.plain')).color};
+})()"""
+
+
+@pytest.mark.browser
+def test_verdict_banner_and_key_strip_render(browser, tmp_path):
+    """A Markdown cell's verdict banner and key-numbers strip, and significance classes on
+    cells, as the report's style sheet draws them: four banner colours, cards without bullets
+    that wrap onto more rows in a narrow window, green and red cells, nothing too wide."""
+    import nbformat as nbf
+
+    keys = "".join(f'<li class="crmlab-key"><span class="crmlab-key-label">Key {i}</span>'
+                   f'<span class="crmlab-key-value">+₩1,911,620</span>'
+                   f'<span class="crmlab-key-note">[−₩2,270,752, +₩6,093,992]</span></li>'
+                   for i in range(6))
+    banners = "\n\n".join(f'<div class="crmlab-verdict {d}"><span class="crmlab-verdict-label">'
+                          f'{d}</span>One sentence.</div>'
+                          for d in ("ship", "iterate", "stop", "inconclusive"))
+    table = ('<table><thead><tr><th>Metric</th><th>Lift</th></tr></thead><tbody>'
+             '<tr><td>a</td><td class="sig-up">+2.1 pp</td></tr>'
+             '<tr><td>b</td><td class="sig-down">−6.1 pp</td></tr>'
+             '<tr><td>c</td><td class="plain">+0.1 pp</td></tr></tbody></table>')
+    code = nbf.v4.new_code_cell("")
+    code.outputs = [
+        nbf.v4.new_output("display_data", data={"text/markdown": (
+            f'## Verdict\n\n{banners}\n\n<ul class="crmlab-keys">{keys}</ul>')}),
+        nbf.v4.new_output("display_data", data={"text/html": table})]
+    nb = nbf.v4.new_notebook()
+    nb.cells = [nbf.v4.new_markdown_cell("# Campaign report: sample"), code,
+                nbf.v4.new_markdown_cell("## Economics\n\nText.")]
+    (tmp_path / "c").mkdir()
+    nbf.write(nb, tmp_path / "c" / "report.ipynb")
+    page = runner.render_html(tmp_path / "c" / "report.ipynb", lang="en")
+    rows = {}
+    for width in (1280, 500):
+        errors, _, r = browser.open(page.as_uri(), width=width, settle=0.3,
+                                    expression=BANNER_JS)
+        assert errors == []
+        assert len(set(r["banners"])) == 4 and "rgba(0, 0, 0, 0)" not in r["banners"]
+        assert set(r["bullets"]) == {"none"}
+        assert len({r["sigUp"], r["sigDown"], r["plain"]}) == 3
+        rows[width] = r["keyTops"]
+        _, m = _fits(browser, page, width)
+        assert m["scrollWidth"] <= width and m["wide"] == [], m
+    assert rows[500] > rows[1280] >= 1

@@ -11,7 +11,8 @@ stderr hidden, then shapes the page for a reader:
   cells that hold numbers (amounts, percentages, points, intervals) carry the class ``num``
   (right-aligned), text cells stay left-aligned (:func:`shape_tables`);
 - a page with Korean text embeds the Hangul glyphs it uses (:mod:`crmlab.reporting.fonts`);
-- last, the page is cleaned against crmlab's allowlist (:func:`crmlab.reporting.sanitize.clean_html`).
+- last, the page is cleaned against crmlab's allowlist
+  (:func:`crmlab.reporting.sanitize.clean_html`).
 
 Classes the page's style sheet knows, for cells and Markdown/HTML outputs to use (all kept by
 :func:`~crmlab.reporting.sanitize.clean_html`):
