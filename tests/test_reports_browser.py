@@ -19,6 +19,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,11 +233,24 @@ class Browser:
 
     def load(self, url: str, settle: float = 1.5) -> tuple[list[str], bytes]:
         """Open ``url``; return (console/JS/network errors, PNG screenshot)."""
+        errors, shot, _ = self.open(url, settle=settle)
+        return errors, shot
+
+    def open(self, url: str, settle: float = 1.5, width: int | None = None, height: int = 900,
+             expression: str | None = None) -> tuple[list[str], bytes, Any]:
+        """Open ``url`` in a window ``width`` x ``height`` CSS pixels (default the browser's);
+        return (errors, PNG screenshot, the value of the JavaScript ``expression`` evaluated in
+        the loaded page)."""
         ws, target_id = self._new_page()
         events: list[dict] = []
+        value = None
         try:
             for method in ("Runtime.enable", "Log.enable", "Page.enable"):
                 self._call(ws, method, events=events)
+            if width is not None:
+                self._call(ws, "Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1,
+                            "mobile": False}, events=events)
             self._call(ws, "Page.navigate", {"url": url}, events=events)
             deadline = time.time() + 60
             while time.time() < deadline:
@@ -251,6 +265,14 @@ class Browser:
             except Exception:  # noqa: BLE001 - the settle time is over
                 ws.settimeout(30)
             shot = self._call(ws, "Page.captureScreenshot", {"format": "png"}, events=events)
+            if expression is not None:
+                res = self._call(ws, "Runtime.evaluate",
+                                 {"expression": expression, "returnByValue": True},
+                                 events=events)
+                if "exceptionDetails" in res:
+                    raise RuntimeError(f"evaluating {expression[:60]!r}: "
+                                       f"{res['exceptionDetails']}")
+                value = res.get("result", {}).get("value")
         finally:
             ws.close()
             self._close_page(target_id)
@@ -267,7 +289,7 @@ class Browser:
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
                 entry = p["entry"]
                 errors.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}")
-        return errors, base64.b64decode(shot["data"])
+        return errors, base64.b64decode(shot["data"]), value
 
     def close(self):
         if self.proc.poll() is None:
@@ -324,3 +346,182 @@ def test_report_and_index_open_in_chromium(browser, real_run, tmp_path):
     assert errors == [], errors
     assert _non_blank(png)[1] > 0.01
     runner.build_index(out, lang="en")
+
+
+# --------------------------------------------------------------------------- layout
+
+#: The page's width against the window's, and the first elements that stick out of the window
+#: without a scrolling box of their own around them.
+OVERFLOW_JS = r"""(() => {
+  const w = window.innerWidth;
+  const boxed = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+    }
+    return false;
+  };
+  const wide = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > w + 0.5 && !boxed(el)) {
+      const cls = typeof el.className === 'string' && el.className.trim()
+        ? '.' + el.className.trim().split(/\s+/).join('.') : '';
+      wide.push(el.tagName.toLowerCase() + cls + ' right=' + Math.round(r.right));
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: w,
+          wide: wide.slice(0, 5)};
+})()"""
+
+#: What a reader finds on a report page: its title, the way back, the contents and where they
+#: lead, and how table cells are aligned.
+REPORT_JS = r"""(() => {
+  const toc = [...document.querySelectorAll('nav.crmlab-toc a')];
+  const cells = [...document.querySelectorAll('.crmlab-table td')];
+  const align = (sel) => [...new Set([...document.querySelectorAll(sel)]
+                                     .map(td => getComputedStyle(td).textAlign))];
+  return {title: document.title, h1: (document.querySelector('h1') || {}).textContent || '',
+          back: (document.querySelector('nav.crmlab-nav a') || {}).getAttribute?.('href'),
+          toc: toc.length,
+          tocTargets: toc.filter(a => document.getElementById(
+              decodeURIComponent(a.getAttribute('href').slice(1)))).length,
+          numAlign: align('.crmlab-table td.num'),
+          textAlign: align('.crmlab-table td:not(.num)'),
+          cells: cells.length,
+          numCells: document.querySelectorAll('.crmlab-table td.num').length};
+})()"""
+
+WIDTHS = (1280, 900, 500)   # a desktop, a narrow laptop or tablet, a phone-sized window
+
+
+def _fits(browser: Browser, page: Path, width: int) -> tuple[list[str], dict]:
+    errors, _, m = browser.open(page.as_uri(), width=width, height=900, settle=0.5,
+                                expression=OVERFLOW_JS)
+    return errors, m
+
+
+@pytest.mark.browser
+def test_layout_harness_detects_sideways_overflow(browser, tmp_path):
+    """The width check can fail: a 2,000 px block widens a 500 px window's page; the same block
+    inside a scrolling box does not."""
+    wide = tmp_path / "wide.html"
+    wide.write_text('<html><body><p>x</p><div id="w" style="width:2000px">wide</div></body></html>')
+    errors, m = _fits(browser, wide, 500)
+    assert errors == [] and m["innerWidth"] == 500
+    assert m["scrollWidth"] >= 2000 and any(w.startswith("div") for w in m["wide"])
+    boxed = tmp_path / "boxed.html"
+    boxed.write_text('<html><body><div style="overflow-x:auto"><div style="width:2000px">wide'
+                     '</div></div></body></html>')
+    errors, m = _fits(browser, boxed, 500)
+    assert errors == [] and m["scrollWidth"] <= 500 and m["wide"] == []
+
+
+@pytest.fixture(scope="module")
+def ko_run(string_id_shop, repo_root, tmp_path_factory) -> Path:
+    """The same campaigns as ``real_run``, reported in Korean."""
+    data_dir, _ = string_id_shop
+    out = tmp_path_factory.mktemp("real_reports_ko")
+    fixed = {"crmlab_version": "0.0.test", "git_commit": "a" * 40, "git_dirty": False,
+             "source_hash": "b" * 64}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "code_version", lambda notebook=None: dict(fixed))
+        result = runner.run(repo_root / "experiments", data=data_dir, out=out, jobs=2,
+                            only=CAMPAIGNS, report_lang="ko",
+                            notebook=repo_root / "notebooks" / "campaign_report.ipynb",
+                            progress=False)
+    assert result.exit_code == 0, result.reading
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_every_page_fits_1280_and_500_px_windows(browser, real_run, request, lang):
+    """The portfolio and every report, in English and Korean, at 1280 px, 900 px and in a
+    500 px window: no console error and nothing wider than the window (wide tables scroll inside
+    their own box)."""
+    out = real_run[0] if lang == "en" else request.getfixturevalue("ko_run")
+    pages = sorted(out.glob("*/report.html")) + [out / "index.html"]
+    assert len(pages) == len(CAMPAIGNS) + 1
+    problems = []
+    for page in pages:
+        assert f'<html lang="{lang}">' in page.read_text(encoding="utf-8")
+        for width in WIDTHS:
+            errors, m = _fits(browser, page, width)
+            assert m["innerWidth"] == width
+            if errors:
+                problems.append((page.parent.name, page.name, width, errors))
+            if m["scrollWidth"] > m["innerWidth"] or m["wide"]:
+                problems.append((page.parent.name, page.name, width, m))
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_report_page_reads_as_a_page(browser, real_run):
+    """Title from the campaign's title, a link back to the portfolio, a table of contents whose
+    every entry leads to a section, numbers right-aligned and text left-aligned."""
+    out, _, first, _ = real_run
+    for cid in CAMPAIGNS:
+        _, _, r = browser.open((out / cid / "report.html").as_uri(), width=1280, settle=0.3,
+                               expression=REPORT_JS)
+        assert r["title"] == first[cid]["title"] != cid
+        assert r["back"] == "../index.html"
+        assert r["toc"] >= 6 and r["tocTargets"] == r["toc"]
+        assert r["numAlign"] == ["right"] and r["textAlign"] == ["left"]
+        assert 0 < r["numCells"] < r["cells"]
+
+
+BANNER_JS = r"""(() => {
+  const bg = (sel) => getComputedStyle(document.querySelector(sel)).backgroundColor;
+  const keys = [...document.querySelectorAll('.crmlab-key')];
+  return {banners: ['ship', 'iterate', 'stop', 'inconclusive'].map(
+            d => bg('.crmlab-verdict.' + d)),
+          bullets: keys.map(k => getComputedStyle(k).listStyleType),
+          keyTops: [...new Set(keys.map(k => Math.round(k.getBoundingClientRect().top)))].length,
+          sigUp: getComputedStyle(document.querySelector('td.sig-up')).color,
+          sigDown: getComputedStyle(document.querySelector('td.sig-down')).color,
+          plain: getComputedStyle(document.querySelector('td.plain')).color};
+})()"""
+
+
+@pytest.mark.browser
+def test_verdict_banner_and_key_strip_render(browser, tmp_path):
+    """A Markdown cell's verdict banner and key-numbers strip, and significance classes on
+    cells, as the report's style sheet draws them: four banner colours, cards without bullets
+    that wrap onto more rows in a narrow window, green and red cells, nothing too wide."""
+    import nbformat as nbf
+
+    keys = "".join(f'<li class="crmlab-key"><span class="crmlab-key-label">Key {i}</span>'
+                   f'<span class="crmlab-key-value">+₩1,911,620</span>'
+                   f'<span class="crmlab-key-note">[−₩2,270,752, +₩6,093,992]</span></li>'
+                   for i in range(6))
+    banners = "\n\n".join(f'<div class="crmlab-verdict {d}"><span class="crmlab-verdict-label">'
+                          f'{d}</span>One sentence.</div>'
+                          for d in ("ship", "iterate", "stop", "inconclusive"))
+    table = ('<table><thead><tr><th>Metric</th><th>Lift</th></tr></thead><tbody>'
+             '<tr><td>a</td><td class="sig-up">+2.1 pp</td></tr>'
+             '<tr><td>b</td><td class="sig-down">−6.1 pp</td></tr>'
+             '<tr><td>c</td><td class="plain">+0.1 pp</td></tr></tbody></table>')
+    code = nbf.v4.new_code_cell("")
+    code.outputs = [
+        nbf.v4.new_output("display_data", data={"text/markdown": (
+            f'## Verdict\n\n{banners}\n\n<ul class="crmlab-keys">{keys}</ul>')}),
+        nbf.v4.new_output("display_data", data={"text/html": table})]
+    nb = nbf.v4.new_notebook()
+    nb.cells = [nbf.v4.new_markdown_cell("# Campaign report: sample"), code,
+                nbf.v4.new_markdown_cell("## Economics\n\nText.")]
+    (tmp_path / "c").mkdir()
+    nbf.write(nb, tmp_path / "c" / "report.ipynb")
+    page = runner.render_html(tmp_path / "c" / "report.ipynb", lang="en")
+    rows = {}
+    for width in (1280, 500):
+        errors, _, r = browser.open(page.as_uri(), width=width, settle=0.3,
+                                    expression=BANNER_JS)
+        assert errors == []
+        assert len(set(r["banners"])) == 4 and "rgba(0, 0, 0, 0)" not in r["banners"]
+        assert set(r["bullets"]) == {"none"}
+        assert len({r["sigUp"], r["sigDown"], r["plain"]}) == 3
+        rows[width] = r["keyTops"]
+        _, m = _fits(browser, page, width)
+        assert m["scrollWidth"] <= width and m["wide"] == [], m
+    assert rows[500] > rows[1280] >= 1

@@ -242,12 +242,17 @@ def test_index_lists_every_campaign_with_status(batch):
         assert cid in html
     assert 'href="good_a/report.html"' in html
     assert "윈백 쿠폰 A" in html                                       # title from the spec
-    assert "<div>+2.00 pp</div><div class=\"ci\">[+0.50, +3.50]</div>" in html  # primary, CI
-    assert "<div>+₩1,235</div><div class=\"ci\">[−₩200, +₩2,600]</div>" in html  # KRW half-up
-    assert "<div>+35%</div><div class=\"ci\">[−10%, +80%]</div>" in html        # ROI
-    assert "2024-03-01<div>– 2024-03-08</div>" in html                          # dates
-    assert "kakao_alimtalk" in html
-    assert html.count('class="badge failed"') == 2
+    nb = lambda x: f'<span class="nb">{x}</span>'  # noqa: E731 - one bound of an interval
+    assert ('<div class="effect sig-up"><div class="arm">conversion</div>'
+            '<div class="value">+2.00 pp</div>'
+            f'<div class="ci">[{nb("+0.50")}, {nb("+3.50")}]</div>') in html   # primary, CI
+    assert ('<div class="effect sig-unclear"><div class="arm">200-day</div>'
+            '<div class="value">+₩1,235</div>'
+            f'<div class="ci">[{nb("−₩200")}, {nb("+₩2,600")}]</div>') in html  # KRW half-up
+    assert f'ROI +35% {nb("[−10%, +80%]")}' in html                            # ROI
+    assert f'{nb("2024-03-01")} – {nb("2024-03-08")}' in html                   # dates
+    assert "Kakao AlimTalk" in html and "kakao_alimtalk" not in html           # channel label
+    assert html.count('class="badge verdict failed"') == 2
     assert "only three months of follow-up so far" in html             # exploratory reason
     assert 'class="badge exploratory"' in html
     assert "six-month (183-day) minimum" in html                       # failure shown
@@ -258,8 +263,10 @@ def test_index_in_korean(batch, tmp_path):
     path = runner.build_index(base / "reports", lang="ko")
     html = path.read_text(encoding="utf-8")
     assert '<html lang="ko">' in html
-    for text in ("캠페인 포트폴리오", "6개월 LTV 상승", "확대 (ship)", "카카오 알림톡", "실패",
-                 "탐색적 분석", "휴면 고객 재활성화"):
+    from crmlab import i18n
+
+    for text in ("캠페인 포트폴리오", "고객당 장기 매출 상승", i18n.t("decision.ship", "ko"),
+                 "카카오 알림톡", "실패", "탐색적 분석", "휴면 고객 재활성화", "200일", "기준 이내"):
         assert text in html, text
     assert_hangul_font_embedded(html)
     runner.build_index(base / "reports", lang="en")
