@@ -523,14 +523,15 @@ def _k(key, lang):
 
 
 def verdict_banner_html(ev: CampaignEvaluation) -> str:
-    """The verdict as one coloured sentence: ``<div class="verdict-banner <decision>">``;
-    every text escaped."""
+    """The verdict as one coloured sentence: ``<div class="crmlab-verdict <decision>">`` (the
+    page's style sheet colours it, :mod:`crmlab.reporting.html`); every text escaped."""
     import html as _html
     v = ev.verdict
     if not v.headline:
         narration.narrate(ev)
-    return (f'<div class="verdict-banner {_html.escape(v.decision)}">'
-            f'<strong>{_html.escape(i18n.t("decision." + v.decision, ev.lang))}</strong> '
+    return (f'<div class="crmlab-verdict {_html.escape(v.decision)}">'
+            f'<span class="crmlab-verdict-label">'
+            f'{_html.escape(i18n.t("decision." + v.decision, ev.lang))}</span> '
             f'{_html.escape(v.headline)}</div>')
 
 
@@ -566,6 +567,7 @@ def key_numbers_html(ev: CampaignEvaluation) -> str:
                   f"{_k('no_consent', lang)} {g['sends_without_consent']:,} · "
                   f"{_k('night', lang)} {g['night_sends_without_consent']:,} "
                   f"({_k('basis.' + basis, lang) if 'basis.' + basis in _KEY else basis})"))
-    cells = "".join(f'<div class="key-number"><div class="label">{_html.escape(k)}</div>'
-                    f'<div class="value">{_html.escape(v)}</div></div>' for k, v in items)
-    return f'<div class="key-numbers">{cells}</div>'
+    cells = "".join(f'<div class="crmlab-key"><span class="crmlab-key-label">'
+                    f'{_html.escape(k)}</span><span class="crmlab-key-value">'
+                    f'{_html.escape(v)}</span></div>' for k, v in items)
+    return f'<div class="crmlab-keys">{cells}</div>'
