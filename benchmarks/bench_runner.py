@@ -13,7 +13,8 @@ Functions (each returns a dict with ``seconds``, as benchmarks/_child.py expects
 * :func:`bench_notebook_overhead` — one campaign through the runner with a notebook that does
   nothing but write a minimal results.json: kernel start, papermill, results, HTML. Also the bare
   ``papermill.execute_notebook`` of the same notebook. This is the fixed cost every campaign pays.
-* :func:`bench_jobs_speedup` — the six demo campaigns with ``jobs=1`` and with ``jobs=2``.
+* :func:`bench_jobs_speedup` — the demo campaigns (every spec of ``experiments/``) with
+  ``jobs=1`` and with ``jobs=2``.
 
 Work files go to ``benchmarks/.work/`` (git-ignored).
 """
