@@ -460,8 +460,10 @@ def footer(ev: CampaignEvaluation, provenance: dict) -> str:
 
 def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) -> Path:
     """Write ``ev.to_results(provenance)`` to ``path`` atomically (temporary file, then rename).
-    The verdict's headline and reasons are written by :func:`crmlab.campaign.narration.narrate`
-    in the evaluation's language (``verdict.reasons`` human-readable, the decisive one first;
+    ``audience.arm_labels`` holds every arm's label in the report's language (the spec's
+    ``arm_labels``, the holdout's name). The verdict's headline and reasons are written by
+    :func:`crmlab.campaign.narration.narrate` in the evaluation's language
+    (``verdict.reasons`` human-readable, the decisive one first;
     ``verdict.findings`` the same as codes and numbers).
 
     Examples
@@ -472,7 +474,10 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
     path.parent.mkdir(parents=True, exist_ok=True)
     if not getattr(ev.verdict, "reasons", None):
         narration.narrate(ev)
-    text = json.dumps(ev.to_results(provenance), ensure_ascii=False, indent=2, allow_nan=False)
+    res = ev.to_results(provenance)
+    res["audience"]["arm_labels"] = {  # every arm's label in the report's language
+        str(a): narration.arm_label(a, ev.lang, ev.spec) for a in ev.audience["arm"]}
+    text = json.dumps(res, ensure_ascii=False, indent=2, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
