@@ -36,7 +36,7 @@ __all__ = [
     "SpecError", "ExperimentSpec", "PrimaryMetric", "Guardrail", "DecisionRule", "Economics",
     "load_spec", "spec_from_dict", "find_specs", "scaffold_spec", "new_experiment",
     "MIN_HORIZON_DAYS", "PRIMARY_METRICS", "SECONDARY_METRICS", "GUARDRAIL_METRICS", "SEGMENTS",
-    "ANALYSES", "REPORT_LANGS",
+    "ANALYSES", "REPORT_LANGS", "check_arm_labels",
 ]
 
 #: Shortest long-term horizon (days) of a confirmatory evaluation: six months.
@@ -176,6 +176,9 @@ class ExperimentSpec:
     economics: Economics = field(default_factory=Economics)
     report_lang: str = "en"
     seed: int = 0
+    #: Human labels of the arms: arm id -> text, or arm id -> {en: text, ko: text}. Whether
+    #: each arm exists is checked when the campaign is evaluated (the arms come from the data).
+    arm_labels: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False, repr=False)
     #: A scaffold not yet filled in (``draft: true``): ``crmlab run`` skips it. Not part of the
     #: spec's content (left out of :meth:`to_dict` and :meth:`content_hash`).
@@ -203,6 +206,8 @@ class ExperimentSpec:
             "economics": self.economics.to_dict(),
             "report_lang": self.report_lang,
             "seed": self.seed,
+            "arm_labels": {k: (dict(v) if isinstance(v, Mapping) else v)
+                           for k, v in self.arm_labels.items()},
         }
 
     def content_hash(self) -> str:
@@ -483,6 +488,7 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
 
     lang = c.choice("report_lang", get("report_lang"), REPORT_LANGS)
     seed = c.integer("seed", get("seed"), 0, 2**32 - 1)
+    arm_labels = _arm_labels(c, raw.get("arm_labels"))
 
     if c.problems:
         raise SpecError(path, c.problems)
@@ -492,8 +498,78 @@ def spec_from_dict(raw: Mapping[str, Any], path: str | Path | None = None) -> Ex
         exploratory=exploratory, exploratory_reason=reason if exploratory else None,
         churn_after_days=churn_after, alpha=alpha, mde=mde, analysis=analysis, looks=looks,
         decision_rule=rule, segments=segments, economics=econ, report_lang=lang, seed=seed,
-        path=None if path is None else Path(path).resolve(), draft=draft,
+        arm_labels=arm_labels, path=None if path is None else Path(path).resolve(), draft=draft,
     )
+
+
+#: Longest arm label: it is shown in table columns and the portfolio.
+MAX_ARM_LABEL = 60
+
+
+def _arm_labels(c: "_Checker", value: Any) -> dict[str, Any]:
+    """``arm_labels``: arm id -> text, or arm id -> {en: text, ko: text} (either language may
+    be left out; the other, then the id, stands in)."""
+    if value is None:
+        return {}
+    m = c.mapping("arm_labels", value)
+    if m is None:
+        return {}
+    out: dict[str, Any] = {}
+
+    def label(key: str, text: Any) -> str | None:
+        if not isinstance(text, str) or not text.strip():
+            c.add(key, f"{_fmt(text)} is not allowed; expected a non-empty text (the arm's "
+                       "label)")
+            return None
+        if len(text.strip()) > MAX_ARM_LABEL or "\n" in text.strip():
+            c.add(key, f"{_fmt(text)} is not allowed; expected one line of at most "
+                       f"{MAX_ARM_LABEL} characters")
+            return None
+        return text.strip()
+
+    for arm, entry in m.items():
+        key = f"arm_labels.{arm}"
+        if not isinstance(arm, str) or not arm.strip():
+            c.add(key, f"{_fmt(arm)} is not allowed as an arm id; expected the arm's id as "
+                       "text, as in assignments.arm (quote it in YAML if it looks like a "
+                       "number)")
+            continue
+        if isinstance(entry, Mapping):
+            if not entry:
+                c.add(key, "an empty mapping is not allowed; expected a text, or a mapping "
+                           "of language to text "
+                           f"({_allowed(REPORT_LANGS)})")
+                continue
+            c.unknown(key + ".", entry, list(REPORT_LANGS))
+            texts = {lg: label(f"{key}.{lg}", entry[lg]) for lg in REPORT_LANGS if lg in entry}
+            if all(v is not None for v in texts.values()) and texts:
+                out[arm] = texts
+        else:
+            if not isinstance(entry, str):
+                c.add(key, f"{_fmt(entry)} is not allowed; expected a text, or a mapping of "
+                           f"language to text ({_allowed(REPORT_LANGS)}), e.g. "
+                           "{en: Coupon, ko: 쿠폰}")
+                continue
+            text = label(key, entry)
+            if text is not None:
+                out[arm] = text
+    return out
+
+
+def check_arm_labels(spec: Any, arms, campaign_id: Any = None) -> None:
+    """Refuse ``arm_labels`` naming an arm the campaign does not have (a typo would otherwise
+    leave the arm unlabelled without a word). ``spec``: an :class:`ExperimentSpec` or its
+    dict; ``arms``: the campaign's arm ids from the data."""
+    labels = (spec.get("arm_labels") if isinstance(spec, Mapping)
+              else getattr(spec, "arm_labels", None)) or {}
+    known = [str(a) for a in arms]
+    unknown = [a for a in labels if str(a) not in known]
+    if unknown:
+        path = spec.get("path") if isinstance(spec, Mapping) else getattr(spec, "path", None)
+        who = f"campaign {campaign_id!r}" if campaign_id is not None else "the campaign"
+        raise SpecError(path, [(f"arm_labels.{a}", f"{who} has no arm {a!r} in "
+                                                   f"assignments.arm; its arms: "
+                                                   f"{_allowed(known)}") for a in unknown])
 
 
 class _SpecLoader(yaml.SafeLoader):
@@ -644,6 +720,10 @@ economics:
 
 report_lang: en                # en | ko
 seed: 0                        # bootstrap and other random draws
+
+# Labels of the arms in the report (arm id as in assignments.arm), e.g.
+#   arm_labels: {{coupon: {{en: Coupon, ko: 쿠폰}}, control: {{en: Holdout, ko: 대조군}}}}
+arm_labels: {{}}
 """
 
 

@@ -254,6 +254,19 @@ def test_guardrail_breach_stops_and_srm_makes_it_inconclusive(tmp_path):
     assert "SRM" in e.verdict.reasons[0] and e.lang == "ko"
 
 
+def test_arm_labels_reach_results_and_must_name_arms_of_the_campaign(shop, ev, tmp_path):
+    from crmlab.campaign import report
+    from crmlab.experiments import SpecError
+
+    with pytest.raises(SpecError, match="has no arm 'treatmnt'"):
+        evaluate(shop, spec(arm_labels={"treatmnt": "쿠폰"}))
+    import dataclasses
+    labels = {"treatment": {"en": "Coupon", "ko": "쿠폰"}}
+    ev = dataclasses.replace(ev, spec={**ev.spec, "arm_labels": labels})
+    res = json.loads(report.write_results(ev, tmp_path / "results.json").read_text())
+    assert res["audience"]["arm_labels"] == {"control": "holdout", "treatment": "Coupon"}
+
+
 def test_unknown_campaign_and_missing_control(shop, tmp_path):
     with pytest.raises(CampaignDataError, match="no campaign 'nope'"):
         evaluate(shop, spec(campaign_id="nope"))

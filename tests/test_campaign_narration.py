@@ -125,3 +125,96 @@ def test_arm_labels_from_the_spec():
     assert narration.arm_label("sms", "en", spec) == "문자"
     assert narration.arm_label("control", "ko", spec) == "대조군"
     assert narration.arm_label("treatment", "ko") == "실험군"
+
+
+# --------------------------------------------------------------------------- a whole report
+def _report_texts(ev, provenance=None) -> list[tuple[str, str]]:
+    """Every text a report shows, as ``(section, text)``: Markdown sections, the first
+    screen's HTML (tags stripped), every table's headers and cells, and the provenance
+    table's labels (its values are the spec's own keys and values, shown as written)."""
+    import html as _html
+
+    from crmlab.campaign import report
+
+    strip = lambda h: _html.unescape(re.sub(r"<[^>]+>", " ", h))  # noqa: E731
+    out = [(name, getattr(report, name)(ev)) for name in (
+        "header", "verdict", "integrity", "short_term", "long_term", "km_caption",
+        "cumulative_caption", "guardrails", "funnel_caption", "economics", "segments",
+        "data_quality", "footer")]
+    out += [(name, strip(getattr(report, name)(ev)))
+            for name in ("verdict_banner_html", "key_numbers_html")]
+    for name in ("audience_table", "balance_table", "short_term_table", "long_term_table",
+                 "long_term_rates_table", "guardrails_table", "fatigue_table", "funnel_table",
+                 "economics_table", "targeting_table", "data_quality_table"):
+        t = getattr(report, name)(ev)
+        out.append((name, " | ".join(map(str, t.columns)) + "\n"
+                    + "\n".join(" | ".join(map(str, row)) for row in t.itertuples(index=False))))
+    prov = report.provenance_table(ev, provenance or {"parameters": ev.spec})
+    out.append(("provenance_table", " | ".join(prov.columns) + "\n" + "\n".join(
+        label.split(" · ")[0] for label in prov.iloc[:, 0])))
+    return out
+
+
+def _english_in_report(ev) -> list[tuple[str, list[str], str]]:
+    """crmlab vocabulary left in English, after removing what comes from the data: the
+    campaign's name and the ids of arms the spec gives no label."""
+    labelled = set((ev.spec.get("arm_labels") or {}))
+    own = [a for a in ev.audience["arm"] if a != "control" and a not in labelled]
+    bad = []
+    for section, text in _report_texts(ev):
+        text = text.replace(ev.campaign.name, " ")
+        for a in sorted(own, key=len, reverse=True):  # as written, and Markdown-escaped
+            for form in {i18n.md_escape(a), a}:
+                text = re.sub(rf"(?<![A-Za-z_\\]){re.escape(form)}(?![A-Za-z_])", " ", text)
+        words = _english_words(text)
+        if words:
+            bad.append((section, words, text[:400]))
+    return bad
+
+
+@pytest.fixture(scope="module")
+def korean_reports(small_shop):
+    """Every demo spec (with its Korean arm labels) evaluated on the small shop in Korean,
+    and cart_reminder once more without labels (its arm ids then stand as they are)."""
+    from crmlab.campaign import evaluate
+    from crmlab.experiments import find_specs, load_spec
+
+    evs = {}
+    for path in find_specs(ROOT / "experiments"):
+        spec = load_spec(path)
+        if spec.draft or spec.campaign_id not in set(small_shop.campaigns.to_pandas()
+                                                     ["campaign_id"]):
+            continue
+        evs[spec.campaign_id] = evaluate(small_shop, spec, lang="ko", n_boot=50)
+    raw = load_spec(ROOT / "experiments/cart_reminder.yaml").to_dict() | {"arm_labels": {}}
+    evs["cart_reminder:unlabelled"] = evaluate(small_shop, raw, lang="ko", n_boot=50)
+    return evs
+
+
+def test_a_whole_korean_report_holds_no_english_crmlab_word(korean_reports):
+    assert len(korean_reports) >= 6
+    for cid, ev in korean_reports.items():
+        assert ev.lang == "ko"
+        bad = _english_in_report(ev)
+        assert not bad, f"{cid}: English vocabulary on a Korean page: {bad}"
+        for section, text in _report_texts(ev):
+            assert not PLACEHOLDER.search(text), (cid, section, text)
+
+
+def test_the_check_finds_an_english_label_and_the_labels_reach_every_table(korean_reports):
+    import dataclasses
+
+    from crmlab.campaign import report
+
+    ev = korean_reports["cart_reminder"]
+    texts = "\n".join(t for _, t in _report_texts(ev))
+    assert "리마인더 + 쿠폰" in texts and "reminder_coupon" not in texts
+    for table in (report.short_term_table, report.economics_table, report.long_term_table,
+                  report.guardrails_table, report.funnel_table, report.audience_table):
+        assert "리마인더 + 쿠폰" in "\n".join(
+            " ".join(map(str, r)) for r in table(ev).itertuples(index=False)) \
+            or "리마인더 + 쿠폰" in table(ev).columns, table.__name__
+    # an English label given for Korean is caught
+    english = dataclasses.replace(ev, spec={**ev.spec, "arm_labels": {
+        "reminder": "Reminder", "reminder_coupon": "Reminder + coupon"}})
+    assert any("coupon" in words for _, words, _ in _english_in_report(english))

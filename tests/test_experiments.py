@@ -316,3 +316,47 @@ def test_scaffold_is_a_draft_and_draft_is_not_content(tmp_path):
     assert "draft" not in done.to_dict()
     with pytest.raises(SpecError, match="'draft'"):
         spec_from_dict({"campaign_id": "x", "draft": "yes"})
+
+
+def test_arm_labels_take_a_text_or_a_text_per_language():
+    spec = spec_from_dict({"campaign_id": "x", "arm_labels": {
+        "coupon": {"en": "Coupon", "ko": "쿠폰"}, "sms": " 문자 발송 ",
+        "reminder": {"ko": "리마인더"}}})
+    assert spec.arm_labels == {"coupon": {"en": "Coupon", "ko": "쿠폰"}, "sms": "문자 발송",
+                               "reminder": {"ko": "리마인더"}}
+    assert spec.to_dict()["arm_labels"] == spec.arm_labels          # part of the content
+    other = spec_from_dict({"campaign_id": "x", "arm_labels": {"coupon": "Coupon"}})
+    assert other.content_hash() != spec.content_hash()
+    assert spec_from_dict({"campaign_id": "x", "arm_labels": None}).arm_labels == {}
+
+
+@pytest.mark.parametrize("labels,key,message", [
+    (["coupon"], "arm_labels", "expected a mapping"),
+    ({"coupon": {"fr": "Coupon"}}, "arm_labels.coupon.fr", "unknown key; allowed keys: en, ko"),
+    ({"coupon": 3}, "arm_labels.coupon", "expected a text, or a mapping of language to text"),
+    ({1: "x"}, "arm_labels.1", "quote it in YAML"),
+    ({"coupon": "  "}, "arm_labels.coupon", "expected a non-empty text"),
+    ({"coupon": {}}, "arm_labels.coupon", "an empty mapping is not allowed"),
+    ({"coupon": {"ko": None}}, "arm_labels.coupon.ko", "expected a non-empty text"),
+    ({"coupon": "x" * 61}, "arm_labels.coupon", "at most 60 characters"),
+    ({"coupon": "a\nb"}, "arm_labels.coupon", "one line"),
+])
+def test_arm_labels_of_a_bad_shape_are_refused(labels, key, message):
+    with pytest.raises(SpecError) as info:
+        spec_from_dict({"campaign_id": "x", "arm_labels": labels})
+    assert info.value.key == key and message in str(info.value)
+
+
+def test_arm_labels_naming_no_arm_of_the_campaign_are_refused():
+    from crmlab.experiments import check_arm_labels
+
+    spec = spec_from_dict({"campaign_id": "x",
+                           "arm_labels": {"cupon": "쿠폰", "control": "대조군"}},
+                          path="experiments/x.yaml")
+    check_arm_labels(spec, ["control", "cupon"])
+    with pytest.raises(SpecError) as info:
+        check_arm_labels(spec, ["control", "coupon"], "x")
+    assert info.value.key == "arm_labels.cupon"
+    assert "campaign 'x' has no arm 'cupon'" in str(info.value)
+    assert "its arms: control, coupon" in str(info.value) and "x.yaml" in str(info.value)
+    check_arm_labels(spec.to_dict() | {"arm_labels": {}}, ["control"])

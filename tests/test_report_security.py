@@ -173,8 +173,7 @@ def test_report_sections_escape_every_spec_and_data_text(lang):
         provenance = {"crmlab_version": payload, "git_commit": payload, "data_fingerprint": payload,
                       "seed": payload, "started_at": payload,
                       "parameters": {"title": payload, payload: [payload, {"k": payload}]}}
-        for section in (report.header(ev), report.verdict(ev), report.data_quality(ev),
-                        report.footer(ev, provenance)):
+        for section in (report.header(ev), report.verdict(ev), report.data_quality(ev)):
             html = markdown2html_mistune(section)
             text = assert_inert(html, payload)
             a, _ = audit(html)
@@ -182,6 +181,11 @@ def test_report_sections_escape_every_spec_and_data_text(lang):
             assert {t for t, _ in a.tags} <= {"h1", "h2", "a", "blockquote", "p", "strong",
                                               "ul", "li", "small", "hr"}, (payload, a.tags)
             assert _norm(payload)[:12] in text, (payload, text)
+        # provenance: a two-column table of the same texts, escaped where it is shown
+        prov = safe_table(report.provenance_table(ev, provenance)).to_html()
+        assert {t for t, _ in audit(prov)[0].tags} <= {"style", "table", "thead", "tbody", "tr",
+                                                        "th", "td"}, payload
+        assert _norm(payload)[:12] in assert_inert(prov, payload)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

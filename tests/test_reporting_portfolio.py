@@ -165,3 +165,24 @@ def test_page_is_cleaned_and_self_contained(tmp_path):
 def test_empty_folder(tmp_path, lang):
     html = portfolio.build_index(tmp_path, lang=lang).read_text(encoding="utf-8")
     assert portfolio.LABELS[lang]["empty"] in html and "<table" not in html
+
+
+def test_arm_labels_of_the_report_language_replace_arm_ids(tmp_path):
+    two_arms = {"n_total": 12000, "arms": {"control": 2000, "sms": 5000, "sms_coupon": 5000}}
+    guard = {"arm": "sms_coupon", "metric": "unsubscribe_rate", "abs_lift": 0.01,
+             "ci_low": 0.006, "ci_high": 0.014, "threshold": 0.003, "breached": True}
+    ko = base_results("ko_run", report_lang="ko", guardrails=[guard], audience={
+        **two_arms, "arm_labels": {"control": "대조군", "sms": "문자 발송",
+                                   "sms_coupon": "문자 + 쿠폰 <b>"}})
+    write(tmp_path, ko)
+    write(tmp_path, base_results("no_labels", audience=two_arms, guardrails=[guard]))
+    html = portfolio.build_index(tmp_path, lang="ko").read_text(encoding="utf-8")
+    block = campaign_block(html, "ko_run")
+    assert "문자 발송 5,000" in block and "문자 + 쿠폰 &lt;b&gt; 5,000" in block   # escaped
+    assert "(문자 + 쿠폰 &lt;b&gt;)" in block                  # the guardrail's arm too
+    assert ">sms<" not in block and "sms_coupon" not in block
+    assert "sms_coupon" in campaign_block(html, "no_labels")   # no labels: the arm id
+    # a Korean label does not enter an English portfolio: the arm id stands in there
+    en = campaign_block(portfolio.build_index(tmp_path, lang="en").read_text(encoding="utf-8"),
+                        "ko_run")
+    assert "문자 발송" not in en and "sms_coupon" in en

@@ -479,6 +479,8 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         raise CampaignDataError(
             f"assignments.arm: campaign {s.campaign_id!r} has no {CONTROL!r} arm among "
             f"{len(table)} assigned customers (arms: {arms})")
+    from crmlab.experiments import check_arm_labels
+    check_arm_labels(spec if not isinstance(spec, dict) else s.raw, arms, s.campaign_id)
     treatments = [a for a in arms if a != CONTROL]
     if not treatments:
         raise CampaignDataError(

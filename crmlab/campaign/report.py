@@ -39,7 +39,7 @@ _SCENARIO = {
 }
 _COLS = {
     "arm": {"en": "Arm", "ko": "군"}, "metric": {"en": "Metric", "ko": "지표"},
-    "n": {"en": "Customers", "ko": "고객 수"}, "value": {"en": "Arm value", "ko": "처치군 값"},
+    "n": {"en": "Customers", "ko": "고객 수"}, "value": {"en": "Arm value", "ko": "실험군 값"},
     "control_value": {"en": "Holdout value", "ko": "대조군 값"},
     "abs_lift": {"en": "Difference", "ko": "차이"}, "ci": {"en": "CI", "ko": "신뢰구간"},
     "p_value": {"en": "p-value", "ko": "p-값"},
@@ -68,7 +68,7 @@ _COLS = {
     "break_even": {"en": "Break-even lift / customer", "ko": "고객당 손익분기 증가"},
     "state": {"en": "Verdict", "ko": "판정"},
     "fatigue": {"en": "Sends in the 30 days before", "ko": "직전 30일 발송 수"},
-    "unsub": {"en": "Unsubscribed (arm vs holdout)", "ko": "수신거부 (처치 대 대조)"},
+    "unsub": {"en": "Unsubscribed (arm vs holdout)", "ko": "수신거부 (실험군 대 대조군)"},
     "block": {"en": "Not delivered", "ko": "미도달"},
     "hr": {"en": "Churn hazard ratio", "ko": "이탈 위험비"},
     "rmst": {"en": "Extra active days (RMST)", "ko": "활성 일수 증가(RMST)"},
@@ -76,15 +76,23 @@ _COLS = {
     "churn90": {"en": "Churned by day 90", "ko": "90일 내 이탈"},
     "churn180": {"en": "Churned by day 180", "ko": "180일 내 이탈"},
     "reason": {"en": "Reason", "ko": "사유"},
+    "adjusted": {"en": "Regression-adjusted on", "ko": "회귀 보정 변수"},
+    "vs": {"en": "vs", "ko": "대"},
+    "item": {"en": "Item", "ko": "항목"}, "detail": {"en": "Value", "ko": "값"},
 }
 
 
 _md = i18n.md_escape
 
 
-def _arm(a, lang) -> str:
-    """An arm label as Markdown text (the holdout by its name in ``lang``)."""
-    return i18n.t("arm.control", lang) if a == CONTROL else _md(a)
+def _arm(a, lang, spec=None) -> str:
+    """An arm label as Markdown text (the spec's ``arm_labels``, the holdout by its name)."""
+    return _md(narration.arm_label(a, lang, spec))
+
+
+def _arm_text(ev, a) -> str:
+    """An arm label as plain text for a table cell (escaped where the table is shown)."""
+    return narration.arm_label(a, ev.lang, getattr(ev, "spec", None))
 
 
 def _c(key, lang):
@@ -132,13 +140,14 @@ def header(ev: CampaignEvaluation) -> str:
                                      reason=_md(ev.exploratory_reason or "—"),
                                      days=f"{ev.horizon_days:g}") + "**\n")
     lines.append("# " + i18n.t("report.title", lang, title=_md(ev.title)))
-    arms = ", ".join(f"{_arm(a, lang)} "
+    arms = ", ".join(f"{_arm(a, lang, ev.spec)} "
                      f"{int(n):,} ({i18n.pct(s, 1)})"
                      for a, n, s in zip(ev.audience["arm"], ev.audience["n"],
                                         ev.audience["share"]))
     lines.append(i18n.t("report.intro", lang,
                         scenario=_md(_SCENARIO.get(c.scenario, {}).get(lang, c.scenario)),
-                        channel=_md(c.channel), start=pd.Timestamp(c.start_ts).date().isoformat(),
+                        channel=_md(narration.labels.channel_label(c.channel, lang)),
+                        start=pd.Timestamp(c.start_ts).date().isoformat(),
                         end=pd.Timestamp(c.end_ts).date().isoformat(),
                         n=int(ev.audience["n"].sum()), arms=arms))
     return "\n\n".join(lines)
@@ -182,7 +191,7 @@ def audience_table(ev: CampaignEvaluation) -> pd.DataFrame:
     lang = ev.lang
     a = ev.audience
     return pd.DataFrame({
-        _c("arm", lang): [i18n.t("arm.control", lang) if x == CONTROL else x for x in a["arm"]],
+        _c("arm", lang): [_arm_text(ev, x) for x in a["arm"]],
         _c("n", lang): [f"{int(n):,}" for n in a["n"]],
         _c("share", lang): [i18n.pct(s, 1) for s in a["share"]],
         _c("expected_share", lang): [i18n.pct(s, 1) for s in a["expected_share"]],
@@ -199,20 +208,34 @@ def balance_table(ev: CampaignEvaluation) -> pd.DataFrame:
                          _c("smd", lang): [i18n.num(v, 3, True) for v in b["smd"]]})
 
 
+def _covariates_text(covs, lang) -> str:
+    """``pre_revenue, pre_orders`` as the words of the report (``—`` when not adjusted)."""
+    if not isinstance(covs, str) or not covs:
+        return "—"
+    return ", ".join(narration.covariate_label(c.strip(), lang) for c in covs.split(","))
+
+
 def _lift_table(ev, frame: pd.DataFrame, n_primary: int = 0) -> pd.DataFrame:
+    """Arm vs holdout per metric; a column names the covariates a regression-adjusted
+    difference was adjusted on (when any row was)."""
     lang = ev.lang
+    adjusted = ("covariates" in frame
+                and frame["covariates"].map(lambda v: isinstance(v, str) and bool(v)).any())
     rows = []
     for i, (_, r) in enumerate(frame.iterrows()):
         own = _level(ev, primary=True) if i < n_primary else _level(ev)
         note = f" ({own})" if own != _level(ev) else ""
         fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
         rows.append({
-            _c("metric", lang): _metric_name(r["metric"], lang), _c("arm", lang): r["arm"],
+            _c("metric", lang): _metric_name(r["metric"], lang),
+            _c("arm", lang): _arm_text(ev, r["arm"]),
             _c("n", lang): f"{int(r['n']):,}", _c("value", lang): fv(r["value"]),
             _c("control_value", lang): fv(r["control_value"]),
             _c("abs_lift", lang): fd(r["abs_lift"]),
             f"{_level(ev)} {_c('ci', lang)}": f"{fd(r['ci_low'])} ~ {fd(r['ci_high'])}{note}",
             _c("p_value", lang): _p(r["p_value"]),
+            **({_c("adjusted", lang): _covariates_text(r.get("covariates"), lang)}
+               if adjusted else {}),
         })
     return pd.DataFrame(rows)
 
@@ -226,7 +249,8 @@ def short_term(ev: CampaignEvaluation) -> str:
     for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
         fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
         level = _level(ev, primary=i < len(ev.primary))
-        out.append("- " + i18n.t("report.short_sentence", lang, arm=_md(r["arm"]),
+        out.append("- " + i18n.t("report.short_sentence", lang,
+                                 arm=_arm(r["arm"], lang, ev.spec),
                                  metric=_metric_md(r["metric"], lang), value=fv(r["value"]),
                                  control=fv(r["control_value"]), days=f"{ev.window_days:g}",
                                  lift=fd(r["abs_lift"]),
@@ -254,7 +278,8 @@ def long_term(ev: CampaignEvaluation) -> str:
     ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
     for _, r in ev.long_term.iterrows():
         out.append("- " + narration.t(
-            f"long.{ev.endpoint}", lang, arm=_md(r["arm"]), days=f"{ev.horizon_days:g}",
+            f"long.{ev.endpoint}", lang, arm=_arm(r["arm"], lang, ev.spec),
+            days=f"{ev.horizon_days:g}",
             value=m(r["ltv_treatment"]), control=m(r["ltv_control"]), lift=ms(r["ltv_lift"]),
             ci=i18n.t("ci", lang, level=_level(ev), lo=ms(r["ltv_ci_low"]),
                       hi=ms(r["ltv_ci_high"])), C=f"{ev.churn_after_days:g}",
@@ -274,7 +299,7 @@ def long_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
     rows = []
     for _, r in ev.long_term.iterrows():
         rows.append({
-            _c("arm", lang): r["arm"],
+            _c("arm", lang): _arm_text(ev, r["arm"]),
             narration.t(f"col.hr.{ev.endpoint}", lang):
                 f"{i18n.num(r['hazard_ratio'], 2)} ({i18n.num(r['hr_ci_low'], 2)} ~ "
                 f"{i18n.num(r['hr_ci_high'], 2)})",
@@ -283,9 +308,10 @@ def long_term_table(ev: CampaignEvaluation) -> pd.DataFrame:
                               f"({i18n.num(r['rmst_ci_low'], 1, True)} ~ "
                               f"{i18n.num(r['rmst_ci_high'], 1, True)})",
             narration.t("col.event_90", lang, event=event):
-                f"{i18n.pct(r['event_90'])} vs {i18n.pct(r['event_90_control'])}",
+                f"{i18n.pct(r['event_90'])} {_c('vs', lang)} {i18n.pct(r['event_90_control'])}",
             narration.t("col.event_180", lang, event=event):
-                f"{i18n.pct(r['event_180'])} vs {i18n.pct(r['event_180_control'])}",
+                f"{i18n.pct(r['event_180'])} {_c('vs', lang)} "
+                f"{i18n.pct(r['event_180_control'])}",
         })
     return pd.DataFrame(rows)
 
@@ -319,9 +345,10 @@ def fatigue_table(ev: CampaignEvaluation) -> pd.DataFrame:
     rows = []
     for _, r in ev.fatigue.iterrows():
         rows.append({
-            _c("fatigue", lang): r["fatigue"], _c("arm", lang): r["arm"],
+            _c("fatigue", lang): narration.level_label(r["fatigue"], lang),
+            _c("arm", lang): _arm_text(ev, r["arm"]),
             _c("n", lang): f"{int(r['n']):,}",
-            _c("unsub", lang): f"{i18n.pct(r['unsubscribe_rate'], 2)} vs "
+            _c("unsub", lang): f"{i18n.pct(r['unsubscribe_rate'], 2)} {_c('vs', lang)} "
                                f"{i18n.pct(r['unsubscribe_rate_control'], 2)}",
             _c("abs_lift", lang): f"{i18n.pp(r['unsubscribe_lift'], lang=lang)} "
                                   f"({i18n.pp(r['unsubscribe_ci_low'], lang=lang)} ~ "
@@ -350,7 +377,8 @@ def economics(ev: CampaignEvaluation) -> str:
     from crmlab.campaign.narration import economics_lines
 
     lang = ev.lang
-    econ = ev.economics.assign(arm=ev.economics["arm"].map(_md))  # arm labels come from data
+    econ = ev.economics.assign(  # arm labels come from the spec or the data: escaped
+        arm=ev.economics["arm"].map(lambda a: _arm(a, lang, ev.spec)))
     lines = economics_lines(econ, lang=lang, currency=ev.currency, alpha=ev.arm_alpha,
                             horizon_days=ev.horizon_days,
                             min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
@@ -366,7 +394,7 @@ def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
     rows = []
     for _, r in ev.economics.iterrows():
         rows.append({
-            _c("arm", lang): r["arm"], _c("sends", lang): f"{int(r['sends']):,}",
+            _c("arm", lang): _arm_text(ev, r["arm"]), _c("sends", lang): f"{int(r['sends']):,}",
             _c("send_cost", lang): m(r["send_cost"]), _c("coupon_cost", lang): m(r["coupon_cost"]),
             _c("cost", lang): m(r["total_cost"]),
             _c("inc_rev", lang): f"{s(r['incremental_revenue'])} "
@@ -396,8 +424,10 @@ def targeting_table(ev: CampaignEvaluation, top: int = 15) -> pd.DataFrame:
     lang = ev.lang
     t = ev.targeting.head(top)
     return pd.DataFrame({
-        _c("segment", lang): t["segment"], _c("level", lang): t["level"],
-        _c("arm", lang): t["arm"], _c("n", lang): [f"{int(v):,}" for v in t["n"]],
+        _c("segment", lang): [narration.segment_label(x, lang) for x in t["segment"]],
+        _c("level", lang): [narration.level_label(x, lang) for x in t["level"]],
+        _c("arm", lang): [_arm_text(ev, x) for x in t["arm"]],
+        _c("n", lang): [f"{int(v):,}" for v in t["n"]],
         _c("ltv_lift", lang): [f"{i18n.money(v, ev.currency, True)} "
                                f"({i18n.money(lo, ev.currency, True)} ~ "
                                f"{i18n.money(hi, ev.currency, True)})"
@@ -417,8 +447,10 @@ def data_quality(ev: CampaignEvaluation) -> str:
              else i18n.t("report.quality_clean", lang))
     out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
     if ev.notes:
+        label = lambda a: _arm_text(ev, a)  # noqa: E731
         out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
-                + "\n".join(f"- {_md(narration.note_text(n, lang))}" for n in ev.notes))
+                + "\n".join(f"- {_md(narration.note_text(n, lang, label))}"
+                             for n in ev.notes))
     return out
 
 
@@ -426,9 +458,12 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
     lang = ev.lang
     q = ev.data_quality
     q = q[q["rows"].fillna(0) > 0] if len(q) else q
-    t = pd.DataFrame({_c("table", lang): q["table"], _c("check", lang): q["check"],
+    t = pd.DataFrame({_c("table", lang): [narration.labels.table_label(x, lang)
+                                          for x in q["table"]],
+                      _c("check", lang): [narration.check_label(x, lang) for x in q["check"]],
                       _c("rows", lang): [f"{int(v):,}" for v in q["rows"]],
-                      _c("action", lang): q["action"]})
+                      _c("action", lang): [narration.labels.action_label(x, lang)
+                                           for x in q["action"]]})
     if len(ev.exclusions):
         t = pd.concat([t, pd.DataFrame({
             _c("table", lang): narration.labels.table_label("assignments", lang),
@@ -440,28 +475,73 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
     return t
 
 
-def footer(ev: CampaignEvaluation, provenance: dict) -> str:
-    """The provenance footer: code version, commit, data fingerprint, seed, parameters."""
+def footer(ev: CampaignEvaluation, provenance: dict | None = None) -> str:
+    """The provenance section's heading; :func:`provenance_table` holds the details."""
+    return f"---\n\n## {i18n.t('report.h.provenance', ev.lang)}"
+
+
+_PROV = {
+    "crmlab_version": {"en": "crmlab version", "ko": "crmlab 버전"},
+    "git_commit": {"en": "Git commit", "ko": "Git 커밋"},
+    "data_fingerprint": {"en": "Data fingerprint", "ko": "데이터 지문"},
+    "data_source": {"en": "Data", "ko": "데이터 위치"},
+    "seed": {"en": "Seed", "ko": "시드"},
+    "spec_hash": {"en": "Spec hash", "ko": "명세 해시"},
+    "started_at": {"en": "Started", "ko": "시작 시각"},
+    "finished_at": {"en": "Finished", "ko": "종료 시각"},
+    "parameter": {"en": "Spec", "ko": "명세"},
+    "dirty": {"en": "(+local changes)", "ko": "(커밋 안 된 변경 있음)"},
+}
+
+
+def _prov_value(v) -> str:
+    """A provenance value as one line of text: mappings as ``key: value, ...``, lists joined."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_prov_value(x)}" for k, x in v.items()) or "—"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_prov_value(x) for x in v) or "—"
+    return str(v)
+
+
+def provenance_table(ev: CampaignEvaluation, provenance: dict | None) -> pd.DataFrame:
+    """Provenance as a two-column table: code version and commit, data fingerprint and
+    source, seed, spec hash, start and finish, then one row per spec parameter (its YAML key,
+    its value as written). Texts are kept as they are: show the table escaped
+    (:func:`crmlab.reporting.sanitize.safe_table`)."""
     lang = ev.lang
     p = dict(provenance or {})
-    line = i18n.t("report.footer", lang, version=_md(p.get("crmlab_version", "—")),
-                  commit=_md(str(p.get("git_commit", "—"))[:12]),
-                  dirty=" (+local changes)" if p.get("git_dirty") else "",
-                  fingerprint=_md(str(p.get("data_fingerprint", "—"))[:16]),
-                  seed=_md(p.get("seed", ev.spec.get("seed", "—"))),
-                  started=_md(p.get("started_at", "—")))
+    L = lambda key: _PROV[key][lang]  # noqa: E731
+    commit = str(p.get("git_commit") or "—")[:12]
+    if p.get("git_dirty"):
+        commit += " " + L("dirty")
+    rows = [(L("crmlab_version"), _prov_value(p.get("crmlab_version"))),
+            (L("git_commit"), commit),
+            (L("data_fingerprint"), str(p.get("data_fingerprint") or "—")[:16])]
+    if p.get("data_source"):
+        rows.append((L("data_source"), _prov_value(p["data_source"])))
+    rows.append((L("seed"), _prov_value(p.get("seed", ev.spec.get("seed")))))
+    if p.get("spec_hash"):
+        rows.append((L("spec_hash"), str(p["spec_hash"])[:16]))
+    rows += [(L("started_at"), _prov_value(p.get("started_at"))),
+             (L("finished_at"), _prov_value(p.get("finished_at")))]
     params = p.get("parameters")
-    extra = ""
-    if params:
-        extra = "\n\n<small>" + ", ".join(f"{_md(k)} = {_md(v)}"
-                                          for k, v in dict(params).items()) + "</small>"
-    return f"---\n\n## {i18n.t('report.h.provenance', lang)}\n\n<small>{line}</small>{extra}"
+    if isinstance(params, dict):
+        rows += [(f"{L('parameter')} · {k}", _prov_value(v)) for k, v in params.items()]
+    elif params is not None:
+        rows.append((L("parameter"), _prov_value(params)))
+    return pd.DataFrame(rows, columns=[_c("item", lang), _c("detail", lang)])
 
 
 def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) -> Path:
     """Write ``ev.to_results(provenance)`` to ``path`` atomically (temporary file, then rename).
-    The verdict's headline and reasons are written by :func:`crmlab.campaign.narration.narrate`
-    in the evaluation's language (``verdict.reasons`` human-readable, the decisive one first;
+    ``audience.arm_labels`` holds every arm's label in the report's language (the spec's
+    ``arm_labels``, the holdout's name). The verdict's headline and reasons are written by
+    :func:`crmlab.campaign.narration.narrate` in the evaluation's language
+    (``verdict.reasons`` human-readable, the decisive one first;
     ``verdict.findings`` the same as codes and numbers).
 
     Examples
@@ -472,7 +552,10 @@ def write_results(ev: CampaignEvaluation, path, provenance: dict | None = None) 
     path.parent.mkdir(parents=True, exist_ok=True)
     if not getattr(ev.verdict, "reasons", None):
         narration.narrate(ev)
-    text = json.dumps(ev.to_results(provenance), ensure_ascii=False, indent=2, allow_nan=False)
+    res = ev.to_results(provenance)
+    res["audience"]["arm_labels"] = {  # every arm's label in the report's language
+        str(a): narration.arm_label(a, ev.lang, ev.spec) for a in ev.audience["arm"]}
+    text = json.dumps(res, ensure_ascii=False, indent=2, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -130,9 +130,22 @@ def _metric_label(metric: str | None, lang: str) -> str:
     return _text(f"metric.{metric}", lang, metric.replace("_", " ")) if metric else ""
 
 
-def _arm_label(arm: Any, lang: str) -> str:
+def _arm_label(arm: Any, lang: str, labels: dict | None = None) -> str:
+    """An arm's label: ``labels`` (``results.json``'s ``audience.arm_labels``, written in the
+    report's language) first, the holdout by its name, else the arm id."""
     arm = str(arm) if arm is not None else ""
+    if labels and isinstance(labels.get(arm), str) and labels[arm].strip():
+        return labels[arm].strip()
     return _text(f"arm.{arm}", lang, arm) if arm == "control" else arm
+
+
+def _arm_labels(res: dict, lang: str) -> dict:
+    """``audience.arm_labels`` of a ``results.json`` when it was written in ``lang`` (a Korean
+    label would not fit an English portfolio: the arm id stands in there)."""
+    labels = (res.get("audience") or {}).get("arm_labels")
+    if not isinstance(labels, dict) or (res.get("report_lang") or lang) != lang:
+        return {}
+    return labels
 
 
 def _direction(low, high) -> str:
@@ -232,6 +245,7 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
     decision = verdict.get("decision")
     audience = res.get("audience") or {}
     arms = audience.get("arms") or {}
+    arm_labels = _arm_labels(res, lang)
     money = lambda v, signed=True: format_money(v, currency, signed=signed)  # noqa: E731
 
     primary, ltv, profit, cost = [], [], [], []
@@ -287,11 +301,13 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
 
     single_arm = len({x["arm"] for x in primary + ltv + profit + cost + guards}) <= 1
     for x in primary + ltv + profit + cost:
-        parts = [p for p in ((None if single_arm else _arm_label(x["arm"], lang)), x["what"])
+        parts = [p for p in ((None if single_arm else _arm_label(x["arm"], lang, arm_labels)),
+                             x["what"])
                  if p]
         x["label"] = " · ".join(parts)
     for g in guards:
-        g["label_full"] = g["metric"] if single_arm else f"{g['metric']} ({g['arm']})"
+        g["label_full"] = (g["metric"] if single_arm else
+                           f"{g['metric']} ({_arm_label(g['arm'], lang, arm_labels)})")
 
     link = f"{cid}/report.html" if (out / cid / "report.html").is_file() else None
     scenario, channel = res.get("scenario") or "", res.get("channel") or ""
@@ -311,7 +327,8 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
         "channel": L["channel_names"].get(channel, channel),
         "start": start, "end": end if end != start else "",
         "audience": format_count(n_total) if n_total is not None else MISSING,
-        "arms": [f"{_arm_label(arm, lang)} {format_count(n)}" for arm, n in arms.items()
+        "arms": [f"{_arm_label(arm, lang, arm_labels)} {format_count(n)}"
+                 for arm, n in arms.items()
                  if to_number(n) is not None],
         "primary": primary or empty, "ltv": ltv or empty, "profit": profit or empty,
         "cost": cost or empty,

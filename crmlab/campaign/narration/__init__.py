@@ -14,6 +14,7 @@ words from the sign (``8,665원 감소``, never ``증가 −₩8,665``).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from crmlab.campaign.narration.labels import (  # noqa: F401  (re-exported)
     segment_label,
     step_label,
 )
+from crmlab.campaign.narration import labels
 from crmlab.campaign.narration.texts import TEXT
 
 RATE_METRICS = frozenset({
@@ -167,12 +169,50 @@ def narrate(ev, lang: str | None = None):
     return ev
 
 
-def note_text(note, lang: str) -> str:
-    """One evaluation note (a dict with a ``code``, or a plain text) as a sentence."""
+#: what the statistics do about an arm with fewer than 30 customers (crmlab.abtest)
+_SMALL_WHAT = {
+    "an exact method is used": "정확 검정을 사용합니다",
+    "the p-value comes from a permutation test": "p-값은 순열 검정으로 구했습니다",
+    "Fisher's exact test is used for those comparisons": "해당 비교에는 피셔의 정확 검정을 "
+                                                         "사용합니다",
+    "the delta-method normal approximation may be poor (no exact method)":
+        "델타 방법의 정규 근사가 부정확할 수 있습니다(정확한 방법 없음)",
+    "the log-rank and Cox results rely on large-sample approximations":
+        "로그순위 검정과 콕스 모형 결과는 대표본 근사에 기댑니다",
+    "Welch intervals may be inaccurate (use means() for exact tests)":
+        "웰치 신뢰구간이 부정확할 수 있습니다",
+}
+_SMALL = re.compile(r"^[^:]*: arm\(s\) with fewer than (?P<min>\d+) customers \((?P<arms>.*)\); "
+                    r"(?P<what>.*)$", re.S)
+
+
+def _warning_text(message: str, lang: str, label) -> str | None:
+    """A small-sample warning of :mod:`crmlab.abtest` in words (None: not one)."""
+    m = _SMALL.match(message)
+    if not m or m["what"] not in _SMALL_WHAT:
+        return None
+    arms = re.findall(r"'([^']*)': (\d+)", m["arms"])
+    if not arms:
+        return None
+    cells = ", ".join(f"{label(a)} {int(n):,}" for a, n in arms)
+    what = _SMALL_WHAT[m["what"]] if lang == "ko" else m["what"]
+    return t("note.small_sample", lang, min=m["min"], arms=cells, what=what)
+
+
+def note_text(note, lang: str, label=None) -> str:
+    """One evaluation note (a dict with a ``code``, or a plain text) as a sentence; ``label``
+    maps an arm id to its label (default :func:`arm_label`)."""
     if not isinstance(note, dict):
         return str(note)
     code = note["code"]
+    label = label or (lambda a: arm_label(a, lang))
+    if code == "warning" and note.get("category") == "SmallSampleWarning":
+        text = _warning_text(str(note.get("message", "")), lang, label)
+        if text is not None:
+            return text
     kw = {k: v for k, v in note.items() if k != "code"}
+    if "channel" in kw:
+        kw["channel"] = labels.channel_label(kw["channel"], lang)
     if code == "sequential":
         kw["p"] = f"{kw['p']:.4f}"
     if code == "secondary_unmeasurable":

@@ -15,7 +15,9 @@ ARMS = {"control": {"en": "holdout", "ko": "대조군"},
         "treatment": {"en": "treatment", "ko": "실험군"}}
 
 SEGMENTS = {"rfm_segment": {"en": "RFM segment", "ko": "RFM 세그먼트"},
-            "lifecycle_stage": {"en": "Lifecycle stage", "ko": "고객 생애 단계"}}
+            "lifecycle_stage": {"en": "Lifecycle stage", "ko": "고객 생애 단계"},
+            "acquisition_channel": {"en": "Acquisition channel", "ko": "유입 채널"},
+            "region": {"en": "Region", "ko": "지역"}}
 
 LEVELS = {
     "champions": "최우수 고객", "loyal": "충성 고객", "potential loyalists": "충성 예비 고객",
@@ -24,6 +26,14 @@ LEVELS = {
     "can't lose": "놓치면 안 될 고객", "lost": "이탈 고객", "hibernating": "장기 휴면 고객",
     "no purchase": "구매 이력 없음", "VIP": "VIP", "returning": "재방문 구매 고객",
     "interested": "관심 고객", "dormant": "휴면 고객", "potential": "잠재 고객",
+    "unknown": "알 수 없음",
+    # acquisition channels
+    "organic": "자연 유입", "search": "검색", "social": "소셜", "referral": "추천", "ads": "광고",
+    # regions
+    "Seoul": "서울", "Gyeonggi": "경기", "Incheon": "인천", "Busan": "부산", "Daegu": "대구",
+    "Gwangju": "광주", "Daejeon": "대전", "Ulsan": "울산", "Sejong": "세종", "Gangwon": "강원",
+    "Chungbuk": "충북", "Chungnam": "충남", "Jeonbuk": "전북", "Jeonnam": "전남",
+    "Gyeongbuk": "경북", "Gyeongnam": "경남", "Jeju": "제주",
 }
 
 COVARIATES = {
@@ -64,6 +74,40 @@ CHECKS = {
     "assigned outside the campaign's dates": "캠페인 기간 밖 배정",
     "control arm sent": "대조군에 발송됨",
     "consent event before signup": "가입 전 수신동의 이력",
+    "customer_id not in customers": "고객 테이블에 없는 고객",
+    "sent before assigned": "배정 전 발송",
+    "opened before sent": "발송 전 열람",
+    "clicked before opened": "열람 전 클릭",
+    "start_ts at or after observation_end": "관찰 종료 이후 시작",
+}
+
+#: what the loader did about a flagged check (crmlab.data.quality: "kept; <what>")
+ACTIONS = {
+    "kept": "유지",
+    "no signup date for these customers": "가입일 없는 고객으로 둠",
+    "analyses read nothing at or after observation_end": "관찰 종료 이후 기록은 분석에서 읽지 않음",
+    "counted as a refund (negative revenue)": "환불로 집계(음수 매출)",
+    "an order, but not a conversion (conversion needs amount > 0)":
+        "주문으로 세지만 전환은 아님(전환은 금액 > 0)",
+    "amount counted as is (revenue is the sum of amount)": "금액 그대로 집계(매출 = 금액 합계)",
+    "timestamps used as given": "시각을 기록된 그대로 사용",
+    "all its assignments fall outside the campaign's dates": "모든 배정이 캠페인 기간 밖",
+    "holdout_share is only the planned share": "대조군 비율은 계획값으로만 사용",
+    "alimtalk sends need no consent here — if the message holds an offer, record the campaign "
+    "as kakao_friendtalk": "알림톡은 수신동의 없이 발송 가능. 혜택이 담긴 메시지라면 친구톡 "
+                           "캠페인으로 기록하세요",
+    "nothing to evaluate": "평가할 배정 없음",
+    "evaluated with the campaign as assigned": "배정된 캠페인으로 평가",
+    "the holdout was contaminated: read the campaign's lift with care":
+        "대조군이 오염됨: 캠페인 효과를 신중히 해석하세요",
+    "not read for sends before it": "그 이전 발송에는 반영하지 않음",
+    "not read": "읽지 않음",
+    "flagged (no profile: no signup date or consents for these customers)":
+        "표시만 함(고객 정보 없음: 가입일과 수신동의를 알 수 없음)",
+    "flagged for compliance review (judged at send time from consent_events)":
+        "준법 검토 대상으로 표시(발송 시점의 수신동의 이력 기준)",
+    "flagged for compliance review (judged by today's customers flags (no consent_events "
+    "table))": "준법 검토 대상으로 표시(현재 수신동의 상태 기준, 동의 이력 없음)",
 }
 
 
@@ -112,6 +156,18 @@ def channel_label(channel: str, lang: str) -> str:
 
 def table_label(table: str, lang: str) -> str:
     return TABLES.get(str(table), str(table)) if lang == "ko" else str(table)
+
+
+def action_label(action, lang: str) -> str:
+    """What the loader did about a check (``kept; counted as a refund ...``), in ``lang``."""
+    if lang != "ko":
+        return str(action)
+    text = str(action)
+    if text.startswith("not checked"):
+        return "확인 안 함" + ("" if text == "not checked" else
+                           f"({text.split(':', 1)[1].strip()})" if ":" in text else "")
+    parts = [p.strip() for p in text.split(";", 1)]
+    return " · ".join(ACTIONS.get(p, p) for p in parts if p)
 
 
 def check_label(check: str, lang: str) -> str:

@@ -126,6 +126,9 @@ TEXT = {
         "ko": "미도달률: 대조군은 메시지를 받지 않고, {channel} 채널의 다른 캠페인 발송이 "
               "{sends}건({min}건 미만)뿐이라 허용치 대비 판정 없이 값만 보여 줍니다."},
     "note.warning": {"en": "Statistics warning: {message}", "ko": "통계 계산 경고: {message}"},
+    "note.small_sample": {
+        "en": "Fewer than {min} customers in an arm ({arms}): {what}.",
+        "ko": "고객 {min}명 미만인 군이 있습니다({arms}). {what}."},
     "excl.horizon_partial": {
         "en": "horizon of {days} days not fully observed (left out of the long-term revenue "
               "comparison)",
