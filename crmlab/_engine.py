@@ -33,6 +33,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.expr.types import Table
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -63,14 +64,91 @@ def as_table(obj, name: str = "table", columns=None, optional=()) -> Table:
     if is_ibis(obj):
         return obj
     if isinstance(obj, pd.DataFrame):
-        keep = _keep(obj.columns, columns, optional)
-        return memtable(to_arrow(obj if keep is None else obj[keep], name))
+        return memtable(to_arrow(obj, name, columns=_keep(obj.columns, columns, optional)))
     if is_path(obj):
         return read_file(obj, name, columns, optional)
     raise TypeError(
         f"{name}: expected a pandas DataFrame, an Ibis table or a path to a Parquet, CSV or "
         f"DuckDB file, got {type(obj).__name__}"
     )
+
+
+def as_coded_table(obj, key: str, name: str = "table", columns=None, optional=()):
+    """:func:`as_table`, with a DataFrame's text or categorical ``key`` column as int32 codes.
+
+    Returns ``(table, ids)``. For a pandas DataFrame whose ``key`` column holds text (object,
+    ``string`` dtype of either storage) or is categorical, the column reaches the engine as
+    int32 codes (nulls stay null) and ``ids`` (:class:`IdCodes`) maps codes back to the values:
+    grouping on 4-byte integers instead of text is the cheaper hash aggregation, and only the
+    per-key result is decoded. The codes come from one vectorised factorisation (a categorical's
+    own codes cost nothing). For every other input ``ids`` is None and the table is
+    :func:`as_table`'s. Only for callers that read ``key`` from this one table (codes of two
+    tables do not match each other).
+    """
+    if isinstance(obj, pd.DataFrame) and key in obj.columns:
+        keep = _keep(obj.columns, columns, optional) or list(obj.columns)
+        coded = _factorize(obj[key])
+        if coded is not None:
+            codes, values = coded
+            rest = to_arrow(obj, name, columns=[c for c in keep if c != key])
+            arrays = [codes if c == key else rest.column(c) for c in keep]
+            return memtable(pa.Table.from_arrays(arrays, names=keep)), IdCodes(values)
+    return as_table(obj, name, columns, optional), None
+
+
+class IdCodes:
+    """The values behind the int32 codes of :func:`as_coded_table` (an Arrow array)."""
+
+    def __init__(self, values: pa.Array):
+        self.values = values
+
+    def decode_sorted(self, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+        """The values of ``codes`` (no nulls) as a pandas Index sorted by value, and the order
+        (positions into ``codes``) that sorts them. Sorting runs in Arrow (a fraction of the
+        cost of sorting Python strings)."""
+        taken = self.values.take(pa.array(np.asarray(codes, dtype=np.int32)))
+        order = pc.sort_indices(taken).to_numpy()
+        return pd.Index(taken.take(pa.array(order)).to_pandas()), order
+
+
+def _factorize(s: pd.Series):
+    """(int32 codes as Arrow, values as Arrow) of a text or categorical column; None for any
+    other column (and for an object column that does not hold only text)."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes, cats = s.cat.codes.to_numpy(), dtype.categories
+        if cats.dtype.kind == "O":
+            try:
+                values = pa.array(cats.to_numpy(dtype=object), type=pa.string())
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                return None
+        else:
+            values = pa.array(cats, from_pandas=True)
+    elif isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
+        arr = s.array._pa_array  # Arrow storage: Arrow's own hash encoding, no Python objects
+        enc = pc.dictionary_encode(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
+        if enc.null_count:
+            return _coded(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False),
+                          enc.dictionary)
+        return _coded(enc.indices.to_numpy(zero_copy_only=False), enc.dictionary)
+    elif dtype == object or isinstance(dtype, pd.StringDtype):
+        raw = s.array._ndarray if isinstance(dtype, pd.StringDtype) else s.to_numpy()
+        codes, uniques = pd.factorize(raw)  # one hash pass in C (nulls -> -1)
+        try:
+            values = pa.array(uniques, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            return None  # not text: as_table reads it (or names the mixed types)
+    else:
+        return None
+    return _coded(codes, values)
+
+
+def _coded(codes: np.ndarray, values: pa.Array):
+    if len(values) >= 2**31:
+        return None
+    codes = codes.astype(np.int32, copy=False)
+    null = codes < 0
+    return pa.array(codes, mask=null if null.any() else None), values
 
 
 def _keep(present, columns, optional) -> list[str] | None:
@@ -118,16 +196,18 @@ def to_pandas(expr) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # pandas -> Arrow
 # ---------------------------------------------------------------------------------------------
-def to_arrow(df: pd.DataFrame, name: str = "table", *, localize: bool = True) -> pa.Table:
+def to_arrow(df: pd.DataFrame, name: str = "table", *, localize: bool = True,
+             columns=None) -> pa.Table:
     """One Arrow table for a DataFrame, without inferring types from the values.
 
     ``localize`` turns tz-aware timestamps into naive wall-clock time in their own zone (False
     keeps them tz-aware, for :func:`crmlab.load`, which converts them to the data's zone).
-    The index is not kept. Raises ``TypeError`` naming the table and column when an object
-    column holds values Arrow cannot store in one type.
+    ``columns`` (optional) picks the columns, read one by one from the DataFrame (``df[list]``
+    would copy them first). The index is not kept. Raises ``TypeError`` naming the table and
+    column when an object column holds values Arrow cannot store in one type.
     """
     arrays, names = [], []
-    for col in df.columns:
+    for col in df.columns if columns is None else columns:
         if not isinstance(col, str):
             raise TypeError(f"{name}: column names must be strings, got {col!r}")
         arrays.append(_column_to_arrow(df[col], name, col, localize))
