@@ -46,8 +46,8 @@ def _size_label(n: int) -> str:
 
 def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]]:
     """Measure every (size, operation, form); return the section's lines and the failures."""
-    only = os.environ.get("BENCH_ONLY")
-    ops = [op for op in OPERATIONS if not only or only in op]
+    only = [x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()]
+    ops = [op for op in OPERATIONS if not only or any(x in op for x in only)]
     peer_repeats = int(os.environ.get("BENCH_FORMS_PEER_REPEATS", "1"))
     rows, failures = [], []
     for n in _sizes():

@@ -89,66 +89,71 @@ def as_coded_table(obj, key: str, name: str = "table", columns=None, optional=()
         keep = _keep(obj.columns, columns, optional) or list(obj.columns)
         coded = _factorize(obj[key])
         if coded is not None:
-            codes, values = coded
+            codes, ids = coded
             rest = to_arrow(obj, name, columns=[c for c in keep if c != key])
             arrays = [codes if c == key else rest.column(c) for c in keep]
-            return memtable(pa.Table.from_arrays(arrays, names=keep)), IdCodes(values)
+            return memtable(pa.Table.from_arrays(arrays, names=keep)), ids
     return as_table(obj, name, columns, optional), None
 
 
 class IdCodes:
-    """The values behind the int32 codes of :func:`as_coded_table` (an Arrow array)."""
+    """The id values behind the codes of :func:`as_coded_table`, sorted: code k is the k-th
+    smallest value, so that ordering by code orders by id."""
 
-    def __init__(self, values: pa.Array):
-        self.values = values
+    def __init__(self, values):
+        self.values = values  # numpy / pandas array, sorted
 
     def decode_sorted(self, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
-        """The values of ``codes`` (no nulls) as a pandas Index sorted by value, and the order
-        (positions into ``codes``) that sorts them. Sorting runs in Arrow (a fraction of the
-        cost of sorting Python strings)."""
-        taken = self.values.take(pa.array(np.asarray(codes, dtype=np.int32)))
-        order = pc.sort_indices(taken).to_numpy()
-        return pd.Index(taken.take(pa.array(order)).to_pandas()), order
+        """The ids of ``codes`` (no nulls) as a pandas Index sorted by id, and the order
+        (positions into ``codes``) that sorts them (an integer sort)."""
+        codes = np.asarray(codes)
+        order = np.argsort(codes, kind="stable")
+        return pd.Index(self.values[codes[order]]), order
 
 
 def _factorize(s: pd.Series):
-    """(int32 codes as Arrow, values as Arrow) of a text or categorical column; None for any
+    """(int32 codes as Arrow, :class:`IdCodes`) of a text or categorical column; None for any
     other column (and for an object column that does not hold only text)."""
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes, cats = s.cat.codes.to_numpy(), dtype.categories
+        values = cats.to_numpy()
         if cats.dtype.kind == "O":
             try:
-                values = pa.array(cats.to_numpy(dtype=object), type=pa.string())
+                arrow = pa.array(values, type=pa.string())
             except (pa.ArrowTypeError, pa.ArrowInvalid):
                 return None
         else:
-            values = pa.array(cats, from_pandas=True)
+            arrow = pa.array(cats, from_pandas=True)
     elif isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
         arr = s.array._pa_array  # Arrow storage: Arrow's own hash encoding, no Python objects
         enc = pc.dictionary_encode(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
-        if enc.null_count:
-            return _coded(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False),
-                          enc.dictionary)
-        return _coded(enc.indices.to_numpy(zero_copy_only=False), enc.dictionary)
+        indices = enc.indices.fill_null(-1) if enc.null_count else enc.indices
+        codes, arrow = indices.to_numpy(zero_copy_only=False), enc.dictionary
+        values = None  # Python strings only for the ids in the result
     elif dtype == object or isinstance(dtype, pd.StringDtype):
         raw = s.array._ndarray if isinstance(dtype, pd.StringDtype) else s.to_numpy()
-        codes, uniques = pd.factorize(raw)  # one hash pass in C (nulls -> -1)
+        codes, values = pd.factorize(raw)  # one hash pass in C (nulls -> -1)
         try:
-            values = pa.array(uniques, type=pa.string())
+            arrow = pa.array(values, type=pa.string())
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             return None  # not text: as_table reads it (or names the mixed types)
     else:
         return None
-    return _coded(codes, values)
-
-
-def _coded(codes: np.ndarray, values: pa.Array):
-    if len(values) >= 2**31:
+    n = len(arrow)
+    if n >= 2**31 - 1:
         return None
-    codes = codes.astype(np.int32, copy=False)
+    # renumber the codes in the values' sort order (sorted by Arrow: a fraction of the cost of
+    # comparing Python strings); -1 (null) stays -1
+    order = pc.sort_indices(arrow).to_numpy()
+    rank = np.empty(n + 1, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32)
+    rank[n] = -1
+    codes = rank[codes]
+    values = arrow.take(pa.array(order)).to_numpy(zero_copy_only=False) if values is None \
+        else np.asarray(values)[order]
     null = codes < 0
-    return pa.array(codes, mask=null if null.any() else None), values
+    return pa.array(codes, mask=null if null.any() else None), IdCodes(values)
 
 
 def _keep(present, columns, optional) -> list[str] | None:

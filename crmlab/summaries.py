@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 
@@ -281,8 +282,17 @@ def _count_rows(t, ts_col: str, conditions: dict) -> dict:
 
     Each count is its own filtered branch of a UNION ALL: an engine reading Parquet answers the
     branches from row-group statistics when they can hold no match (no nulls, no refunds, no order
-    after the end), which costs nothing next to evaluating the conditions on every row.
+    after the end), which costs nothing next to evaluating the conditions on every row. An
+    in-memory table (a converted DataFrame) has no such statistics: there the counts are
+    conditional aggregates of one scan.
     """
+    if isinstance(t.op(), ops.InMemoryTable):
+        res = t.aggregate(rows=t.count(), first_ts=t[ts_col].min(),
+                          **{name: t.count(where=cond) for name, cond in conditions.items()})
+        row = res.to_pandas().iloc[0]
+        counts = {k: int(row[k]) for k in ["rows", *conditions]}
+        counts["first_ts"] = pd.Timestamp(row["first_ts"])
+        return counts
     ts_type = t[ts_col].type()
     none = ibis.null().cast(ts_type)
     parts = [t.aggregate(check=ibis.literal("rows"), n=t.count(), first_ts=t[ts_col].min())]
