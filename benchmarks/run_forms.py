@@ -58,6 +58,7 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
             for form in _forms():
                 print(f"[bench] {op} / {forms.LABELS[form]} ({_size_label(n)}) ...", flush=True)
                 kwargs = {"orders_dir": orders_dir, "op": op, "form": form}
+                load = [os.getloadavg()[0]]  # the machine may be shared: noted next to the times
                 try:
                     mine = measure(own_py, "bench_forms", "bench_form", kwargs, REPEATS)
                 except Exception as exc:
@@ -78,8 +79,9 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
                         failures.append(f"{op} / {form} / {label}: {exc}")
                         theirs = None
                     peers.append((label, need, theirs))
+                load.append(os.getloadavg()[0])
                 rows.append({"size": n, "op": op, "form": form, "mine": mine, "ref": ref,
-                             "peers": peers})
+                             "peers": peers, "load": load})
     return _section(rows, failures, started, own_py, peers_py, peer_repeats), failures
 
 
@@ -100,10 +102,13 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
         " the level before the call, against the DataFrame's own size (target ≤ 1×).",
         "- Peer ratio: the peer's time over crmlab's on the same form (targets: rfm_summary ≥ 8×"
         " lifetimes and pymc-marketing, calibration/holdout split ≥ 20× lifetimes).",
+        f"- Load: the 1-minute load average of the machine ({os.cpu_count()} cores) before and"
+        " after each row's runs; above the core count other work shared the cores, which"
+        " stretches wall times, so compare the ratios of rows measured at a similar load.",
         "",
         "| operation | size | input form | crmlab s | × Parquet | extra peak GiB | DataFrame GiB |"
-        " lifetimes s | × | pymc-marketing s | × | targets |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " lifetimes s | × | pymc-marketing s | × | load | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mine, ref = r["mine"], r["ref"]
@@ -130,7 +135,8 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
             f"| {r['op']} | {_size_label(r['size'])} | {forms.LABELS[r['form']]} |"
             f" {fmt_s(mine['seconds'])} | {'' if ratio is None else f'{ratio:.2f}×'} |"
             f" {'' if extra is None else f'{extra:.2f}'} | {'' if size is None else f'{size:.2f}'} |"
-            f" {lt[0]} | {lt[1]} | {pm[0]} | {pm[1]} | {verdict} |")
+            f" {lt[0]} | {lt[1]} | {pm[0]} | {pm[1]} |"
+            f" {'–'.join(f'{x:.1f}' for x in r.get('load', []))} | {verdict} |")
     if failures:
         lines += ["", "Failures in this section:", ""] + [f"- {f}" for f in failures]
     lines += ["", END, ""]
