@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import statistics
 from pathlib import Path
 
 import data
 import forms
 from bench_forms import OPERATIONS
-from run import HERE, REPEATS, fmt_s, machine, measure, versions
+from run import HERE, REPEATS, fmt_s, machine, measure, run_child, versions
 
 BEGIN, END = "<!-- input-forms:begin -->", "<!-- input-forms:end -->"
 PEERS = {"rfm_summary": [("lifetimes", 8.0), ("pymc-marketing", 8.0)],
@@ -60,14 +61,17 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
                 kwargs = {"orders_dir": orders_dir, "op": op, "form": form}
                 load = [os.getloadavg()[0]]  # the machine may be shared: noted next to the times
                 try:
-                    mine = measure(own_py, "bench_forms", "bench_form", kwargs, REPEATS)
+                    if form == "parquet":
+                        mine = measure(own_py, "bench_forms", "bench_form", kwargs, REPEATS)
+                        ref = mine["seconds"]
+                    else:
+                        mine, ref = _paired(own_py, kwargs)
                 except Exception as exc:
                     failures.append(f"{op} / {form} ({_size_label(n)}): {exc}")
                     print(f"  crmlab failed: {exc}", flush=True)
                     continue
-                if form == "parquet":
-                    ref = mine["seconds"]
-                print(f"  crmlab {mine['seconds']:.3f} s", flush=True)
+                print(f"  crmlab {mine['seconds']:.3f} s (Parquet alongside: {ref:.3f} s)",
+                      flush=True)
                 peers = []
                 for label, need in PEERS.get(op, []) if form in forms.PANDAS_FORMS else []:
                     try:
@@ -85,6 +89,22 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
     return _section(rows, failures, started, own_py, peers_py, peer_repeats), failures
 
 
+def _paired(own_py: str, kwargs: dict) -> tuple[dict, float]:
+    """The form's runs, each right after a run of the Parquet reference (fresh processes), so
+    that the × Parquet ratio compares runs made at the same load: (the form's measurement, the
+    median of the reference runs made alongside)."""
+    ref_kwargs = {**kwargs, "form": "parquet"}
+    runs, refs = [], []
+    for _ in range(REPEATS):
+        refs.append(run_child(own_py, "bench_forms", "bench_form", ref_kwargs)["seconds"])
+        runs.append(run_child(own_py, "bench_forms", "bench_form", kwargs))
+    out = dict(runs[-1])
+    out["seconds"] = statistics.median(r["seconds"] for r in runs)
+    out["all_seconds"] = [round(r["seconds"], 3) for r in runs]
+    out["peak_rss_gib"] = max(r["peak_rss_gib"] for r in runs)
+    return out, statistics.median(refs)
+
+
 def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[str]:
     lines = [
         BEGIN,
@@ -98,7 +118,9 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
         " (converting a DataFrame, parsing a CSV or scanning Parquet included); the engine is"
         " started before it for every form alike.",
         "- × Parquet: the form's time over the Parquet-through-the-engine time of the same"
-        f" operation and size (target ≤ {MAX_FORM_RATIO}×). Extra peak: resident memory above"
+        f" operation and size (target ≤ {MAX_FORM_RATIO}×), the reference run right before each"
+        " of the form's runs (median of those), so that both see the same load; the Parquet row"
+        " is its own series. Extra peak: resident memory above"
         " the level before the call, against the DataFrame's own size (target ≤ 1×).",
         "- Peer ratio: the peer's time over crmlab's on the same form (targets: rfm_summary ≥ 8×"
         " lifetimes and pymc-marketing, calibration/holdout split ≥ 20× lifetimes).",
@@ -133,7 +155,8 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
         lt, pm = cells.get("lifetimes", ("", "")), cells.get("pymc-marketing", ("", ""))
         lines.append(
             f"| {r['op']} | {_size_label(r['size'])} | {forms.LABELS[r['form']]} |"
-            f" {fmt_s(mine['seconds'])} | {'' if ratio is None else f'{ratio:.2f}×'} |"
+            f" {fmt_s(mine['seconds'])} |"
+            f" {'' if ratio is None else f'{ratio:.2f}×' + ('' if r['form'] == 'parquet' else f' (of {fmt_s(ref)})')} |"
             f" {'' if extra is None else f'{extra:.2f}'} | {'' if size is None else f'{size:.2f}'} |"
             f" {lt[0]} | {lt[1]} | {pm[0]} | {pm[1]} |"
             f" {'–'.join(f'{x:.1f}' for x in r.get('load', []))} | {verdict} |")
