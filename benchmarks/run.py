@@ -16,7 +16,8 @@ with lifetimes and pymc-marketing on the same DataFrames) runs with the rest, or
 
 which rewrites only that section of RESULTS.md. BENCH_FORMS_SIZES (orders, comma separated;
 default 5000000,10000000, customers = orders / 10) and BENCH_FORMS=<key,...> (see
-benchmarks/forms.py) narrow it; BENCH_ONLY applies to its operation names too.
+benchmarks/forms.py) narrow it; BENCH_ONLY applies to its operation names too (there it may
+list several substrings, comma separated).
 """
 from __future__ import annotations
 

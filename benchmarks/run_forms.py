@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import statistics
 from pathlib import Path
 
 import data
 import forms
 from bench_forms import OPERATIONS
-from run import HERE, REPEATS, fmt_s, machine, measure, versions
+from run import HERE, REPEATS, fmt_s, machine, measure, run_child, versions
 
 BEGIN, END = "<!-- input-forms:begin -->", "<!-- input-forms:end -->"
 PEERS = {"rfm_summary": [("lifetimes", 8.0), ("pymc-marketing", 8.0)],
@@ -46,8 +47,8 @@ def _size_label(n: int) -> str:
 
 def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]]:
     """Measure every (size, operation, form); return the section's lines and the failures."""
-    only = os.environ.get("BENCH_ONLY")
-    ops = [op for op in OPERATIONS if not only or only in op]
+    only = [x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()]
+    ops = [op for op in OPERATIONS if not only or any(x in op for x in only)]
     peer_repeats = int(os.environ.get("BENCH_FORMS_PEER_REPEATS", "1"))
     rows, failures = [], []
     for n in _sizes():
@@ -58,15 +59,19 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
             for form in _forms():
                 print(f"[bench] {op} / {forms.LABELS[form]} ({_size_label(n)}) ...", flush=True)
                 kwargs = {"orders_dir": orders_dir, "op": op, "form": form}
+                load = [os.getloadavg()[0]]  # the machine may be shared: noted next to the times
                 try:
-                    mine = measure(own_py, "bench_forms", "bench_form", kwargs, REPEATS)
+                    if form == "parquet":
+                        mine = measure(own_py, "bench_forms", "bench_form", kwargs, REPEATS)
+                        ref = mine["seconds"]
+                    else:
+                        mine, ref = _paired(own_py, kwargs)
                 except Exception as exc:
                     failures.append(f"{op} / {form} ({_size_label(n)}): {exc}")
                     print(f"  crmlab failed: {exc}", flush=True)
                     continue
-                if form == "parquet":
-                    ref = mine["seconds"]
-                print(f"  crmlab {mine['seconds']:.3f} s", flush=True)
+                print(f"  crmlab {mine['seconds']:.3f} s (Parquet alongside: {ref:.3f} s)",
+                      flush=True)
                 peers = []
                 for label, need in PEERS.get(op, []) if form in forms.PANDAS_FORMS else []:
                     try:
@@ -78,9 +83,26 @@ def run_forms(own_py: str, peers_py: str, started) -> tuple[list[str], list[str]
                         failures.append(f"{op} / {form} / {label}: {exc}")
                         theirs = None
                     peers.append((label, need, theirs))
+                load.append(os.getloadavg()[0])
                 rows.append({"size": n, "op": op, "form": form, "mine": mine, "ref": ref,
-                             "peers": peers})
+                             "peers": peers, "load": load})
     return _section(rows, failures, started, own_py, peers_py, peer_repeats), failures
+
+
+def _paired(own_py: str, kwargs: dict) -> tuple[dict, float]:
+    """The form's runs, each right after a run of the Parquet reference (fresh processes), so
+    that the × Parquet ratio compares runs made at the same load: (the form's measurement, the
+    median of the reference runs made alongside)."""
+    ref_kwargs = {**kwargs, "form": "parquet"}
+    runs, refs = [], []
+    for _ in range(REPEATS):
+        refs.append(run_child(own_py, "bench_forms", "bench_form", ref_kwargs)["seconds"])
+        runs.append(run_child(own_py, "bench_forms", "bench_form", kwargs))
+    out = dict(runs[-1])
+    out["seconds"] = statistics.median(r["seconds"] for r in runs)
+    out["all_seconds"] = [round(r["seconds"], 3) for r in runs]
+    out["peak_rss_gib"] = max(r["peak_rss_gib"] for r in runs)
+    return out, statistics.median(refs)
 
 
 def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[str]:
@@ -96,14 +118,19 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
         " (converting a DataFrame, parsing a CSV or scanning Parquet included); the engine is"
         " started before it for every form alike.",
         "- × Parquet: the form's time over the Parquet-through-the-engine time of the same"
-        f" operation and size (target ≤ {MAX_FORM_RATIO}×). Extra peak: resident memory above"
+        f" operation and size (target ≤ {MAX_FORM_RATIO}×), the reference run right before each"
+        " of the form's runs (median of those), so that both see the same load; the Parquet row"
+        " is its own series. Extra peak: resident memory above"
         " the level before the call, against the DataFrame's own size (target ≤ 1×).",
         "- Peer ratio: the peer's time over crmlab's on the same form (targets: rfm_summary ≥ 8×"
         " lifetimes and pymc-marketing, calibration/holdout split ≥ 20× lifetimes).",
+        f"- Load: the 1-minute load average of the machine ({os.cpu_count()} cores) before and"
+        " after each row's runs; above the core count other work shared the cores, which"
+        " stretches wall times, so compare the ratios of rows measured at a similar load.",
         "",
         "| operation | size | input form | crmlab s | × Parquet | extra peak GiB | DataFrame GiB |"
-        " lifetimes s | × | pymc-marketing s | × | targets |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " lifetimes s | × | pymc-marketing s | × | load | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mine, ref = r["mine"], r["ref"]
@@ -128,9 +155,11 @@ def _section(rows, failures, started, own_py, peers_py, peer_repeats) -> list[st
         lt, pm = cells.get("lifetimes", ("", "")), cells.get("pymc-marketing", ("", ""))
         lines.append(
             f"| {r['op']} | {_size_label(r['size'])} | {forms.LABELS[r['form']]} |"
-            f" {fmt_s(mine['seconds'])} | {'' if ratio is None else f'{ratio:.2f}×'} |"
+            f" {fmt_s(mine['seconds'])} |"
+            f" {'' if ratio is None else f'{ratio:.2f}×' + ('' if r['form'] == 'parquet' else f' (of {fmt_s(ref)})')} |"
             f" {'' if extra is None else f'{extra:.2f}'} | {'' if size is None else f'{size:.2f}'} |"
-            f" {lt[0]} | {lt[1]} | {pm[0]} | {pm[1]} | {verdict} |")
+            f" {lt[0]} | {lt[1]} | {pm[0]} | {pm[1]} |"
+            f" {'–'.join(f'{x:.1f}' for x in r.get('load', []))} | {verdict} |")
     if failures:
         lines += ["", "Failures in this section:", ""] + [f"- {f}" for f in failures]
     lines += ["", END, ""]

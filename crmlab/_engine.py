@@ -33,6 +33,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.expr.types import Table
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -63,14 +64,96 @@ def as_table(obj, name: str = "table", columns=None, optional=()) -> Table:
     if is_ibis(obj):
         return obj
     if isinstance(obj, pd.DataFrame):
-        keep = _keep(obj.columns, columns, optional)
-        return memtable(to_arrow(obj if keep is None else obj[keep], name))
+        return memtable(to_arrow(obj, name, columns=_keep(obj.columns, columns, optional)))
     if is_path(obj):
         return read_file(obj, name, columns, optional)
     raise TypeError(
         f"{name}: expected a pandas DataFrame, an Ibis table or a path to a Parquet, CSV or "
         f"DuckDB file, got {type(obj).__name__}"
     )
+
+
+def as_coded_table(obj, key: str, name: str = "table", columns=None, optional=()):
+    """:func:`as_table`, with a DataFrame's text or categorical ``key`` column as int32 codes.
+
+    Returns ``(table, ids)``. For a pandas DataFrame whose ``key`` column holds text (object,
+    ``string`` dtype of either storage) or is categorical, the column reaches the engine as
+    int32 codes (nulls stay null) and ``ids`` (:class:`IdCodes`) maps codes back to the values:
+    grouping on 4-byte integers instead of text is the cheaper hash aggregation, and only the
+    per-key result is decoded. The codes come from one vectorised factorisation (a categorical's
+    own codes cost nothing). For every other input ``ids`` is None and the table is
+    :func:`as_table`'s. Only for callers that read ``key`` from this one table (codes of two
+    tables do not match each other).
+    """
+    if isinstance(obj, pd.DataFrame) and key in obj.columns:
+        keep = _keep(obj.columns, columns, optional) or list(obj.columns)
+        coded = _factorize(obj[key])
+        if coded is not None:
+            codes, ids = coded
+            rest = to_arrow(obj, name, columns=[c for c in keep if c != key])
+            arrays = [codes if c == key else rest.column(c) for c in keep]
+            return memtable(pa.Table.from_arrays(arrays, names=keep)), ids
+    return as_table(obj, name, columns, optional), None
+
+
+class IdCodes:
+    """The id values behind the codes of :func:`as_coded_table`, sorted: code k is the k-th
+    smallest value, so that ordering by code orders by id."""
+
+    def __init__(self, values):
+        self.values = values  # numpy / pandas array, sorted
+
+    def decode_sorted(self, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+        """The ids of ``codes`` (no nulls) as a pandas Index sorted by id, and the order
+        (positions into ``codes``) that sorts them (an integer sort)."""
+        codes = np.asarray(codes)
+        order = np.argsort(codes, kind="stable")
+        return pd.Index(self.values[codes[order]]), order
+
+
+def _factorize(s: pd.Series):
+    """(int32 codes as Arrow, :class:`IdCodes`) of a text or categorical column; None for any
+    other column (and for an object column that does not hold only text)."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes, cats = s.cat.codes.to_numpy(), dtype.categories
+        values = cats.to_numpy()
+        if cats.dtype.kind == "O":
+            try:
+                arrow = pa.array(values, type=pa.string())
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                return None
+        else:
+            arrow = pa.array(cats, from_pandas=True)
+    elif isinstance(dtype, pd.StringDtype) and dtype.storage != "python":
+        arr = s.array._pa_array  # Arrow storage: Arrow's own hash encoding, no Python objects
+        enc = pc.dictionary_encode(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
+        indices = enc.indices.fill_null(-1) if enc.null_count else enc.indices
+        codes, arrow = indices.to_numpy(zero_copy_only=False), enc.dictionary
+        values = None  # Python strings only for the ids in the result
+    elif dtype == object or isinstance(dtype, pd.StringDtype):
+        raw = s.array._ndarray if isinstance(dtype, pd.StringDtype) else s.to_numpy()
+        codes, values = pd.factorize(raw)  # one hash pass in C (nulls -> -1)
+        try:
+            arrow = pa.array(values, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            return None  # not text: as_table reads it (or names the mixed types)
+    else:
+        return None
+    n = len(arrow)
+    if n >= 2**31 - 1:
+        return None
+    # renumber the codes in the values' sort order (sorted by Arrow: a fraction of the cost of
+    # comparing Python strings); -1 (null) stays -1
+    order = pc.sort_indices(arrow).to_numpy()
+    rank = np.empty(n + 1, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32)
+    rank[n] = -1
+    codes = rank[codes]
+    values = arrow.take(pa.array(order)).to_numpy(zero_copy_only=False) if values is None \
+        else np.asarray(values)[order]
+    null = codes < 0
+    return pa.array(codes, mask=null if null.any() else None), IdCodes(values)
 
 
 def _keep(present, columns, optional) -> list[str] | None:
@@ -118,16 +201,18 @@ def to_pandas(expr) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # pandas -> Arrow
 # ---------------------------------------------------------------------------------------------
-def to_arrow(df: pd.DataFrame, name: str = "table", *, localize: bool = True) -> pa.Table:
+def to_arrow(df: pd.DataFrame, name: str = "table", *, localize: bool = True,
+             columns=None) -> pa.Table:
     """One Arrow table for a DataFrame, without inferring types from the values.
 
     ``localize`` turns tz-aware timestamps into naive wall-clock time in their own zone (False
     keeps them tz-aware, for :func:`crmlab.load`, which converts them to the data's zone).
-    The index is not kept. Raises ``TypeError`` naming the table and column when an object
-    column holds values Arrow cannot store in one type.
+    ``columns`` (optional) picks the columns, read one by one from the DataFrame (``df[list]``
+    would copy them first). The index is not kept. Raises ``TypeError`` naming the table and
+    column when an object column holds values Arrow cannot store in one type.
     """
     arrays, names = [], []
-    for col in df.columns:
+    for col in df.columns if columns is None else columns:
         if not isinstance(col, str):
             raise TypeError(f"{name}: column names must be strings, got {col!r}")
         arrays.append(_column_to_arrow(df[col], name, col, localize))

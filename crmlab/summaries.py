@@ -32,10 +32,11 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 
-from crmlab._engine import as_table, is_ibis
+from crmlab._engine import as_coded_table, is_ibis
 
 from crmlab.data.errors import DataContractError
 
@@ -175,7 +176,8 @@ def rfm_summary(
         )
 
     needed = [customer_col, ts_col] + ([amount_col] if amount_col else [])
-    t = as_table(orders, "orders", columns=needed, optional=("is_refund",))
+    # text / categorical ids of a DataFrame reach the engine as int32 codes (decoded at the end)
+    t, ids = as_coded_table(orders, customer_col, "orders", columns=needed, optional=("is_refund",))
     missing = [c for c in needed if c not in t.columns]
     if missing:
         raise DataContractError(
@@ -245,11 +247,11 @@ def rfm_summary(
     p = p.mutate(period=_period_expr(p.ts, time_unit))
     last = _last_period(end, time_unit)
     if cal is None:
-        cust = _customer_stats(p, None, bool(amount_col))
+        cust = _customer_stats(p, None, bool(amount_col), ids)
         out = _summary_columns(cust, last, bool(amount_col), time_scaler, "")
     else:
         split = _last_period(cal, time_unit)
-        cust = _customer_stats(p, p.ts < cal, bool(amount_col))
+        cust = _customer_stats(p, p.ts < cal, bool(amount_col), ids)
         in_cal = cust["first"].notna()
         n_hold_only = int((~in_cal).sum())
         if n_hold_only:
@@ -280,8 +282,17 @@ def _count_rows(t, ts_col: str, conditions: dict) -> dict:
 
     Each count is its own filtered branch of a UNION ALL: an engine reading Parquet answers the
     branches from row-group statistics when they can hold no match (no nulls, no refunds, no order
-    after the end), which costs nothing next to evaluating the conditions on every row.
+    after the end), which costs nothing next to evaluating the conditions on every row. An
+    in-memory table (a converted DataFrame) has no such statistics: there the counts are
+    conditional aggregates of one scan.
     """
+    if isinstance(t.op(), ops.InMemoryTable):
+        res = t.aggregate(rows=t.count(), first_ts=t[ts_col].min(),
+                          **{name: t.count(where=cond) for name, cond in conditions.items()})
+        row = res.to_pandas().iloc[0]
+        counts = {k: int(row[k]) for k in ["rows", *conditions]}
+        counts["first_ts"] = pd.Timestamp(row["first_ts"])
+        return counts
     ts_type = t[ts_col].type()
     none = ibis.null().cast(ts_type)
     parts = [t.aggregate(check=ibis.literal("rows"), n=t.count(), first_ts=t[ts_col].min())]
@@ -294,7 +305,7 @@ def _count_rows(t, ts_col: str, conditions: dict) -> dict:
     return counts
 
 
-def _customer_stats(p, in_cal, monetary: bool) -> pd.DataFrame:
+def _customer_stats(p, in_cal, monetary: bool, ids=None) -> pd.DataFrame:
     """Per-customer purchase statistics in one engine query, as pandas indexed by customer (sorted).
 
     ``p`` holds the purchases (cid, ts, period[, value]); they are merged per (customer, period)
@@ -302,7 +313,8 @@ def _customer_stats(p, in_cal, monetary: bool) -> pd.DataFrame:
     (``monetary``) ``total`` value and ``first_value`` (of the first purchase period), over the
     purchases where ``in_cal`` holds (all when None; ``first`` is missing for a customer with
     none). With ``in_cal``, also ``n_hold`` and ``total_hold`` over the other purchases (a period
-    that ``in_cal`` cuts in two counts on both sides).
+    that ``in_cal`` cuts in two counts on both sides). ``ids`` (``IdCodes``) decodes ``cid``
+    codes back to the customer ids.
     """
     keys = ["cid", "period"]
     if in_cal is not None:
@@ -319,7 +331,13 @@ def _customer_stats(p, in_cal, monetary: bool) -> pd.DataFrame:
         agg["n_hold"] = per.count(where=~cal)
         if monetary:
             agg["total_hold"] = per.value.sum(where=~cal)
-    return per.group_by("cid").aggregate(**agg).to_pandas().set_index("cid").sort_index()
+    df = per.group_by("cid").aggregate(**agg).to_pandas()
+    if ids is None:
+        return df.set_index("cid").sort_index()
+    index, order = ids.decode_sorted(df["cid"].to_numpy())
+    df = df.drop(columns="cid").take(order)
+    df.index = index
+    return df
 
 
 def _summary_columns(df: pd.DataFrame, last_period: int, monetary: bool, scaler: float,

@@ -211,11 +211,17 @@ def test_mixed_object_column_is_a_clear_error():
 def test_only_the_columns_read_are_converted(shop, monkeypatch):
     seen = []
     real = _engine.to_arrow
-    monkeypatch.setattr(_engine, "to_arrow", lambda df, *a, **k: seen.append(list(df.columns))
-                        or real(df, *a, **k))
+    monkeypatch.setattr(_engine, "to_arrow", lambda df, *a, **k: seen.append(
+        list(df.columns) if k.get("columns") is None else list(k["columns"])) or real(df, *a, **k))
     orders = shop.tables["orders"].assign(note="x")
     rfm_summary(orders, END)
     assert seen[-1] == ["customer_id", "order_ts", "amount", "is_refund"]
+    seen.clear()  # text ids: the id column is coded apart, the others converted
+    rfm_summary(orders.assign(customer_id=orders["customer_id"].astype(str)), END)
+    assert seen == [["order_ts", "amount", "is_refund"]]
+    seen.clear()
+    survival_table(orders, END, churn_after_days=90)
+    assert seen and all("note" not in cols for cols in seen)
     with pytest.raises(DataContractError, match="missing column.*the table has order_id, "
                                                 "customer_id, order_ts, quantity"):
         rfm_summary(orders.drop(columns="amount"), END)
@@ -242,3 +248,35 @@ def test_unknown_input_and_missing_file():
         _engine.as_table(42, "orders")
     with pytest.raises(FileNotFoundError, match="orders: .*nope.parquet does not exist"):
         rfm_summary("nope.parquet", END)
+
+
+@pytest.mark.parametrize("dtype", [object, "string[python]", "string[pyarrow]", "category"])
+def test_coded_ids_keep_values_order_and_nulls(dtype):
+    """Text / categorical ids reach the engine as int32 codes: the result holds the original
+    values, sorted by value, and a missing id is still reported."""
+    ids = ["b", "a10", "a9", "b", "é", "a10"]
+    df = pd.DataFrame({"customer_id": pd.Series(ids, dtype=dtype),
+                       "order_ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-02-01",
+                                                   "2024-03-01", "2024-01-05", "2024-04-01"]),
+                       "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    if dtype == "category":  # unused categories, not in sorted order
+        df["customer_id"] = df["customer_id"].cat.set_categories(["z", "é", "b", "a9", "a10"])
+    t, codes = _engine.as_coded_table(df, "customer_id", "orders")
+    assert codes is not None and t.schema()["customer_id"].is_int32()
+    got = rfm_summary(df, END)
+    assert got.index.tolist() == ["a10", "a9", "b", "é"]
+    assert got["frequency"].tolist() == [1, 0, 1, 0]
+    assert got.loc["b", "recency"] == 60.0 and got.loc["a10", "monetary_value"] == 6.0
+    df.loc[2, "customer_id"] = None
+    with pytest.raises(DataContractError, match=r"orders\.customer_id: missing \(null\) in 1 of 6"):
+        rfm_summary(df, END)
+
+
+def test_coded_ids_only_for_text_and_categorical(shop):
+    orders = shop.tables["orders"]
+    t, codes = _engine.as_coded_table(orders, "customer_id", "orders")
+    assert codes is None and t.schema()["customer_id"].is_int64()
+    mixed = orders.assign(customer_id=orders["customer_id"].astype(object))
+    mixed.loc[0, "customer_id"] = "x"  # not only text: read (and refused) as before
+    with pytest.raises(DataContractError, match="mixing value types"):
+        rfm_summary(mixed, END)
