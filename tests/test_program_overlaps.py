@@ -58,7 +58,7 @@ def test_planted_interaction_at_its_natural_size_and_false_positives(tmp_path):
     """At the simulator's own push response the interaction needs a large shop."""
     found, others = 0, []
     for s in (201, 202):
-        data = crmlab.load(simulate(tmp_path / f"s{s}", n_customers=120_000, months=24, seed=s))
+        data = crmlab.load(simulate(tmp_path / f"s{s}", n_customers=60_000, months=24, seed=s))
         conv = overlaps(data).to_frame().query("outcome == 'conversion'")
         found += bool(_planted(conv).flagged.iloc[0])
         others += list(conv[~conv.index.isin(_planted(conv).index)].flagged)
