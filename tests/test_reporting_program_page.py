@@ -81,3 +81,13 @@ def test_write_program_page(pages, small_shop_dir):
     _, _, out = pages
     path = write_program_page(crmlab.load(small_shop_dir), out, lang="en")
     assert path.name == "program.html" and path.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_portfolio_links_the_program_page(pages, small_shop_dir):
+    from crmlab.runner import build_index, hangul_font_css
+
+    _, _, out = pages
+    write_program_page(crmlab.load(small_shop_dir), out, lang="ko", font_css=hangul_font_css)
+    assert "crmlab Hangul" in (out / "program.html").read_text()
+    index = build_index(out, lang="ko").read_text()
+    assert 'href="program.html"' in index
