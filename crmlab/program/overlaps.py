@@ -7,7 +7,9 @@ A's assignment (a purchase within ``window_days``, and the revenue), the interac
 
     (effect of A among B's treated) − (effect of A among B's holdout)
 
-a difference of differences of means with a normal interval. p-values are Holm-adjusted across
+a difference of differences of means with a normal interval (for the purchase rate, each cell's
+variance has one success and one failure added, so that empty cells keep their uncertainty;
+revenue needs ``min_cell`` customers per cell). p-values are Holm-adjusted across
 the pairs of each outcome; a pair is flagged when its adjusted p-value is below ``alpha``.
 """
 from __future__ import annotations
@@ -62,18 +64,25 @@ def holm(p) -> np.ndarray:
     return out
 
 
-def _diff(y, a, b):
+def _diff(y, a, b, binary: bool = False):
     cells = [(y[(a == i) & (b == j)]) for i in (1, 0) for j in (1, 0)]
     if min(len(c) for c in cells) < 2:
         return None
     m = [c.mean() for c in cells]
-    v = [c.var(ddof=1) / len(c) for c in cells]
+    if binary:
+        # one success and one failure added per cell for the variance: a cell with no
+        # purchase (or only purchases) keeps a variance, as in the Agresti–Caffo interval
+        pt = [(c.sum() + 1) / (len(c) + 2) for c in cells]
+        v = [p * (1 - p) / (len(c) + 2) for p, c in zip(pt, cells)]
+    else:
+        v = [c.var(ddof=1) / len(c) for c in cells]
     e1, e0 = m[0] - m[2], m[1] - m[3]
     return e1, e0, e1 - e0, float(np.sqrt(sum(v)))
 
 
 def overlaps(data, *, window_days: int = 7, within_days: int = 30, alpha: float = 0.05,
-             level: float = 0.95, min_customers: int = 40) -> OverlapResult:
+             level: float = 0.95, min_customers: int = 40,
+             min_cell: int = 30) -> OverlapResult:
     """Interaction tests for every pair of campaigns sharing customers in time.
 
     Parameters
@@ -86,6 +95,8 @@ def overlaps(data, *, window_days: int = 7, within_days: int = 30, alpha: float 
         Two assignments of a customer overlap when they are at most this many days apart.
     min_customers : int
         Pairs with fewer customers in both are not tested.
+    min_cell : int
+        Revenue (heavy-tailed) is tested only when each of the four cells has this many.
 
     Examples
     --------
@@ -115,8 +126,9 @@ def overlaps(data, *, window_days: int = 7, within_days: int = 30, alpha: float 
         conv = np.bincount(j.i[j.amount > 0], minlength=len(x)) > 0
         ta, tb = x[f"treated_{A}"].to_numpy(), x[f"treated_{B}"].to_numpy()
         for outcome, y in (("conversion", conv.astype(float)), ("revenue", rev)):
-            r = _diff(y, ta, tb)
-            if r is None:
+            r = _diff(y, ta, tb, binary=outcome == "conversion")
+            if r is None or (outcome == "revenue" and min(
+                    int(((ta == i) & (tb == j)).sum()) for i in (0, 1) for j in (0, 1)) < min_cell):
                 continue
             e1, e0, d, se = r
             rows.append({"campaign_a": x[f"campaign_id_{A}"].iloc[0],
