@@ -386,6 +386,8 @@ def run(experiments_dir: str | Path = "experiments", data: str | Path | None = N
         order = {job.campaign_id: i for i, job in enumerate(planned)}
         summaries.sort(key=lambda s: order.get(s["campaign_id"], len(order)))
         result = RunResult(campaigns=summaries)
+        if index and out_problem is None and data is not None:
+            _program_page(data, out, report_lang, say)
         if index and out_problem is None:
             try:
                 result.index_path = build_index(out, lang=report_lang)
@@ -473,6 +475,21 @@ def latest_failure(folder: Path) -> str | None:
     reason = str(record.get("error") or "").strip().splitlines()
     return f"{str(record.get('failed_at') or '')[:16].replace('T', ' ')}: " + (
         reason[0] if reason else "unknown error")
+
+
+def _program_page(data: str | Path, out: Path, lang: str | None, say) -> Path | None:
+    """``<out>/program.html`` when the data have a global holdout (``holdout_periods``)."""
+    import crmlab
+    from crmlab.reporting.program_page import write_program_page
+
+    try:
+        d = crmlab.load(data)
+        if getattr(d, "holdout_periods", None) is None:
+            return None
+        return write_program_page(d, out, lang=lang or "en", font_css=hangul_font_css)
+    except (OSError, ValueError) as exc:
+        say(f"the program page {out / 'program.html'} could not be written: {exc}")
+        return None
 
 
 def build_index(out: str | Path = "reports", lang: str | None = None) -> Path:

@@ -387,6 +387,6 @@ def build_index(out: str | Path = "reports", lang: str | None = None,
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = env.get_template("index.html.j2").render(
-        rows=rows, L=L, lang=lang, summary=summary,
+        rows=rows, L=L, lang=lang, summary=summary, program=(out / "program.html").is_file(),
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     return atomic_write_text(out / "index.html", sanitize.clean_html(with_hangul_font(page)))
