@@ -46,7 +46,8 @@ class FatigueResult:
         with an earlier assignment in the window).
     curves : DataFrame
         ``outcome, window_days, messages, rate, ci_low, ci_high``: the dose–response line
-        ``base_rate + per_message × (messages − mean_dose)``.
+        ``base_rate + per_message × (messages − mean_dose)``, over the doses the data hold (up
+        to the 99th percentile of messages received) and clipped to [0, 1].
     """
 
     effects: pd.DataFrame
@@ -243,11 +244,16 @@ def fatigue(data, window_days=(7, 30), *, churn_after_days: int = 90, level: flo
                          "n_sends": int(len(sub)), "n_customers": int(sub.customer_id.nunique()),
                          "n_instrumented": int((E.sum(axis=1) > 0).sum()) if E.size else 0})
             zc = stats.norm.ppf(0.5 + level / 2)
-            for k in range(max_messages + 1):
+            # the line is drawn only over doses the data hold (up to the 99th percentile of the
+            # messages received), and as a probability, within [0, 1]
+            top = min(max_messages, max(1, int(np.ceil(sub[f"n_{wd}"].quantile(0.99)))))
+            for k in range(top + 1):
                 v = base + r["beta"] * (k - md)
                 half = zc * abs(k - md) * r["se"]
                 curves.append({"outcome": outcome, "window_days": wd, "messages": k,
-                               "rate": v, "ci_low": v - half, "ci_high": v + half})
+                               "rate": float(np.clip(v, 0.0, 1.0)),
+                               "ci_low": float(np.clip(v - half, 0.0, 1.0)),
+                               "ci_high": float(np.clip(v + half, 0.0, 1.0))})
     if not rows:
         raise ValueError("fatigue: no send has an earlier campaign assignment in its window "
                          f"({', '.join(map(str, ws))} days): the dose cannot be instrumented")
