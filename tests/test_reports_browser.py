@@ -42,7 +42,10 @@ def string_id_shop(small_shop_dir, tmp_path_factory) -> tuple[Path, set[str]]:
     rng = np.random.default_rng(11)
     codes = rng.choice(16 ** 8, size=len(customers), replace=False)
     mapping = {cid: f"CU{code:08x}" for cid, code in zip(customers["customer_id"], codes)}
-    for table in ("customers", "orders", "events", "assignments"):
+    for table in ("customers", "orders", "events", "assignments", "consent_events",
+                  "holdout_periods"):
+        if not (small_shop_dir / f"{table}.parquet").exists():
+            continue
         df = pd.read_parquet(small_shop_dir / f"{table}.parquet")
         df["customer_id"] = df["customer_id"].map(mapping).astype(str)
         df.to_parquet(out / f"{table}.parquet", index=False)
@@ -437,12 +440,12 @@ def ko_run(string_id_shop, repo_root, tmp_path_factory) -> Path:
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_every_page_fits_1280_and_500_px_windows(browser, real_run, request, lang):
-    """The portfolio and every report, in English and Korean, at 1280 px, 900 px and in a
-    500 px window: no console error and nothing wider than the window (wide tables scroll inside
+    """The portfolio, the program page and every report, in English and Korean, at 1280 px,
+    900 px and in a 500 px window: no console error and nothing wider than the window (wide tables scroll inside
     their own box)."""
     out = real_run[0] if lang == "en" else request.getfixturevalue("ko_run")
-    pages = sorted(out.glob("*/report.html")) + [out / "index.html"]
-    assert len(pages) == len(CAMPAIGNS) + 1
+    pages = sorted(out.glob("*/report.html")) + [out / "index.html", out / "program.html"]
+    assert len(pages) == len(CAMPAIGNS) + 2 and (out / "program.html").is_file()
     problems = []
     for page in pages:
         assert f'<html lang="{lang}">' in page.read_text(encoding="utf-8")

@@ -27,7 +27,7 @@ __all__ = ["program_sections", "program_page_html", "write_program_page"]
 
 _CSS = """
 body { font-family: "crmlab Hangul", system-ui, -apple-system, "Segoe UI", "Noto Sans KR",
-       "Apple SD Gothic Neo", "Malgun Gothic", sans-serif; margin: 0; padding: 1.5rem 2rem 3rem;
+       "Apple SD Gothic Neo", "Malgun Gothic", sans-serif; margin: 0; padding: 1.5rem clamp(.75rem, 4vw, 2rem) 3rem;
        color: #1f1f1f; word-break: keep-all; max-width: 72rem; }
 h1 { font-size: 1.6rem; margin: 0 0 .3rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 p.lead { color: #5f6368; }
@@ -35,6 +35,7 @@ table { border-collapse: collapse; font-size: .85rem; font-variant-numeric: tabu
 th, td { border-bottom: 1px solid #e0e0e0; padding: .4rem .6rem; text-align: left; }
 th { background: #f6f8fa; font-weight: 600; }
 .ci { color: #5f6368; font-size: .8rem; } .flag { color: #b3261e; font-weight: 600; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
 img { max-width: 100%; height: auto; } footer { margin-top: 2rem; color: #5f6368; font-size: .8rem; }
 """
 
@@ -83,6 +84,13 @@ def program_sections(data, *, margin_rate: float = 0.3) -> dict:
             errors["cap"] = str(exc)
     out["errors"] = errors
     return out
+
+
+def _boxed(html_text: str) -> str:
+    """Each table in its own horizontal scroll box: the page never scrolls sideways, down to a
+    500 px window."""
+    return (html_text.replace("<table>", '<div class="table-scroll"><table>')
+            .replace("</table>", "</table></div>"))
 
 
 def _impact_table(imp, L, lang, currency) -> str:
@@ -241,7 +249,7 @@ def program_page_html(data, lang: str = "en", currency: str = "KRW",
     page = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1.0'>"
             f"<title>{_e(L['page_title'])}</title><style>{_CSS}</style></head>"
-            f"<body><main>{''.join(body)}</main></body></html>")
+            f"<body><main>{_boxed(''.join(body))}</main></body></html>")
     if font_css is not None:
         css = font_css(page)
         if css:
