@@ -612,10 +612,14 @@ def verdict_banner_html(ev: CampaignEvaluation) -> str:
     v = ev.verdict
     if not v.headline:
         narration.narrate(ev)
+    # the headline's first sentence ("Verdict: SHIP coupon." / "결론: 판단 보류.") is the label,
+    # so the decision word is said once
+    first, sep, rest = v.headline.partition(". ")
+    label, body = (first + ".", rest) if sep else (i18n.t("decision." + v.decision, ev.lang),
+                                                    v.headline)
     return (f'<div class="crmlab-verdict {_html.escape(v.decision)}">'
-            f'<span class="crmlab-verdict-label">'
-            f'{_html.escape(i18n.t("decision." + v.decision, ev.lang))}</span> '
-            f'{_html.escape(v.headline)}</div>')
+            f'<span class="crmlab-verdict-label">{_html.escape(label)}</span> '
+            f'{_html.escape(body)}</div>')
 
 
 def key_numbers_html(ev: CampaignEvaluation) -> str:
