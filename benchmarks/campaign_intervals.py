@@ -11,7 +11,10 @@ average) incremental profit per customer — the estimand the evaluation reports
 Methods: ``welch`` (t interval), ``percentile`` and ``bca`` bootstrap
 (:func:`crmlab.abtest.means.bootstrap_diff_interval`), ``student`` (bootstrap-t,
 :func:`crmlab.campaign.economics.bootstrap_t_interval`) and ``lin`` (regression adjustment on the
-pre-period revenue, orders, visits and tenure, :func:`crmlab.abtest.regression_adjustment`).
+pre-period revenue, orders, visits and tenure, :func:`crmlab.abtest.regression_adjustment`, every
+covariate) and ``lin_used`` (the evaluation's own adjustment,
+:func:`crmlab.campaign.economics.adjusted_difference`: only the covariates that vary in at least
+20 customers of each arm, Welch when none does). ``--methods`` picks a subset.
 
 Usage::
 
@@ -29,32 +32,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-METHODS = ("welch", "percentile", "bca", "student", "lin")
+METHODS = ("welch", "percentile", "bca", "student", "lin", "lin_used")
 COVARIATES = ["pre_revenue", "pre_orders", "pre_visits", "tenure_days"]
 
 
-def _intervals(yt, yc, xt, xc, alpha, seed, n_boot):
+def _intervals(yt, yc, xt, xc, alpha, seed, n_boot, methods=METHODS):
     from crmlab.abtest import regression_adjustment
     from crmlab.abtest.means import _bootstrap_intervals
     from crmlab.campaign._stats import welch_diff
-    from crmlab.campaign.economics import bootstrap_t_interval
+    from crmlab.campaign.economics import adjusted_difference, bootstrap_t_interval
 
     out = {}
     _, lo, hi, _ = welch_diff(yt, yc, alpha)
     out["welch"] = (lo, hi)
-    b = _bootstrap_intervals(yt, yc, n_boot, alpha, seed)
-    out["percentile"] = b["percentile"]
-    out["bca"] = b["bca"]
-    out["student"] = bootstrap_t_interval(yt, yc, alpha=alpha, n_boot=n_boot, seed=seed)
-    df = pd.concat([pd.DataFrame(xt, columns=COVARIATES).assign(arm="t", y=yt), pd.DataFrame(xc, columns=COVARIATES).assign(arm="c", y=yc)],
-                   ignore_index=True)
-    f = regression_adjustment(df, "arm", "y", COVARIATES, "c", alpha=alpha).to_frame().iloc[0]
-    out["lin"] = (float(f["ci_low"]), float(f["ci_high"]))
-    return out
+    if "percentile" in methods or "bca" in methods:
+        b = _bootstrap_intervals(yt, yc, n_boot, alpha, seed)
+        out["percentile"] = b["percentile"]
+        out["bca"] = b["bca"]
+    if "student" in methods:
+        out["student"] = bootstrap_t_interval(yt, yc, alpha=alpha, n_boot=n_boot, seed=seed)
+    xt, xc = pd.DataFrame(xt, columns=COVARIATES), pd.DataFrame(xc, columns=COVARIATES)
+    if "lin" in methods:
+        df = pd.concat([xt.assign(arm="t", y=yt), xc.assign(arm="c", y=yc)], ignore_index=True)
+        f = regression_adjustment(df, "arm", "y", COVARIATES, "c",
+                                  alpha=alpha).to_frame().iloc[0]
+        out["lin"] = (float(f["ci_low"]), float(f["ci_high"]))
+    if "lin_used" in methods:
+        d = adjusted_difference(yt, yc, xt, xc, alpha=alpha, covariates=COVARIATES)
+        out["lin_used"] = (d["ci_low"], d["ci_high"]) if d is not None else out["welch"]
+    return {m: v for m, v in out.items() if m in methods}
 
 
 def shop_study(seed: int, n_customers: int, reps: int, margin: float, alpha: float,
-               n_boot: int, workdir: Path) -> list[dict]:
+               n_boot: int, workdir: Path, methods=METHODS) -> list[dict]:
     import crmlab
     from crmlab.campaign import campaign_table
     from crmlab.data.simulate import simulate_shop, write_shop
@@ -84,24 +94,25 @@ def shop_study(seed: int, n_customers: int, reps: int, margin: float, alpha: flo
             w = g[g.world == arm].set_index("customer_id").sort_index()
             y1 = (margin * w["revenue_180d"] - w["send_cost"] - w["coupon_cost"]).to_numpy(float)
             truth = float(np.mean(y1 - y0))
-            hits = {m: 0 for m in METHODS}
-            above = {m: 0 for m in METHODS}
-            width = {m: 0.0 for m in METHODS}
+            hits = {m: 0 for m in methods}
+            above = {m: 0 for m in methods}
+            width = {m: 0.0 for m in methods}
             for r in range(reps):
                 z = rng.choice(len(probs), size=len(y0), p=probs)
                 t, c = z == k, z == 0
                 if t.sum() < 3 or c.sum() < 3:
                     continue
-                iv = _intervals(y1[t], y0[c], x[t], x[c], alpha, seed * 1000 + r, n_boot)
+                iv = _intervals(y1[t], y0[c], x[t], x[c], alpha, seed * 1000 + r, n_boot,
+                                methods)
                 for m, (lo, hi) in iv.items():
                     hits[m] += int(lo <= truth <= hi)
                     above[m] += int(lo > truth)
                     width[m] += hi - lo
             rows.append({"seed": seed, "campaign_id": cid, "arm": arm, "n": len(y0),
                          "holdout_share": h, "truth_per_customer": truth, "reps": reps,
-                         **{f"cover_{m}": hits[m] / reps for m in METHODS},
-                         **{f"miss_above_{m}": above[m] / reps for m in METHODS},
-                         **{f"width_{m}": width[m] / reps for m in METHODS}})
+                         **{f"cover_{m}": hits[m] / reps for m in methods},
+                         **{f"miss_above_{m}": above[m] / reps for m in methods},
+                         **{f"width_{m}": width[m] / reps for m in methods}})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
@@ -115,17 +126,24 @@ def main(argv=None) -> dict:
     ap.add_argument("--margin", type=float, default=0.3)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"comma-separated subset of {', '.join(METHODS)}")
     a = ap.parse_args(argv)
+    methods = tuple(m for m in a.methods.split(",") if m)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     t0 = time.time()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(a.first_seed, a.first_seed + a.shops):
-            rows += shop_study(seed, a.customers, a.reps, a.margin, a.alpha, a.n_boot, Path(tmp))
+            rows += shop_study(seed, a.customers, a.reps, a.margin, a.alpha, a.n_boot, Path(tmp),
+                               methods)
     df = pd.DataFrame(rows)
     summary = {m: {"coverage": float(df[f"cover_{m}"].mean()),
                    "min_arm_coverage": float(df[f"cover_{m}"].min()),
                    "misses_above_truth": float(df[f"miss_above_{m}"].mean()),
-                   "mean_width": float(df[f"width_{m}"].mean())} for m in METHODS}
+                   "mean_width": float(df[f"width_{m}"].mean())} for m in methods}
     out = {"shops": a.shops, "first_seed": a.first_seed, "customers": a.customers,
            "reps": a.reps, "margin": a.margin, "alpha": a.alpha, "n_boot": a.n_boot,
            "arms": len(df), "seconds": round(time.time() - t0, 1), "summary": summary,

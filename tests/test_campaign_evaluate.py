@@ -138,8 +138,12 @@ def test_primary_lift_covers_the_truth_and_results_follow_the_contract(ev):
     assert res["start_ts"] == "2024-03-01" and res["status"] == "ok"
     assert res["audience"]["n_total"] == 4000
     assert set(res["long_term"][0]) == {"arm", "horizon_days", "hazard_ratio", "hr_ci_low",
-                                        "hr_ci_high", "rmst_diff_days", "ltv_lift",
-                                        "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min"}
+                                        "hr_ci_high", "rmst_diff_days", "ltv_treatment",
+                                        "ltv_control", "ltv_lift", "ltv_unadjusted_lift",
+                                        "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min",
+                                        "ltv_covariates"}
+    for e in res["economics"]:                          # what the profit was adjusted for
+        assert {"adjusted_for", "unadjusted_profit"} <= set(e)
     assert res["verdict"]["decision"] in {"ship", "iterate", "stop", "inconclusive"}
     assert "cust-" not in text                          # no customer identifiers
 

@@ -275,7 +275,7 @@ def regression_adjustment(df, arm: str, outcome: str, covariates, control, *,
                      "method": "regression adjustment (Lin 2013, HC2)", "se": se,
                      "variance_reduction": 1 - se ** 2 / se_raw ** 2,
                      "unadjusted_abs_lift": m[a] - m[control], "covariates": ", ".join(covariates),
-                     "control_n": int(n[control]), "scale": "mean"})
+                     "control_n": int(n[control]), "scale": "mean", "dof": int(dof)})
     return ABResult(frame(rows), metric or outcome, "OLS on arm indicators, centred covariates "
                     f"({', '.join(covariates)}) and their interactions (Lin 2013); HC2 robust SE",
                     alpha, list(prep.notes), prep.excluded)

@@ -105,6 +105,50 @@ def difference(x_t, x_c, *, alpha: float, threshold: float = 0.0, method: str = 
     return dict(theta=dist["theta"], se=dist["se"], ci_low=lo, ci_high=hi, p=p)
 
 
+def adjusted_difference(y_t, y_c, x_t: pd.DataFrame, x_c: pd.DataFrame, *, alpha: float,
+                        threshold: float = 0.0, covariates=()) -> dict | None:
+    """``mean(y_t) - mean(y_c)`` adjusted for pre-period covariates (Lin 2013: OLS on the arm,
+    the centred covariates and their interactions, HC2 standard errors,
+    :func:`crmlab.abtest.regression_adjustment`), with its t interval and the confidence ``p``
+    that it exceeds ``threshold`` (``ci_low > threshold`` exactly when ``p > 1 - alpha / 2``).
+
+    Only the covariates that vary in both arms are used
+    (:func:`crmlab.campaign._stats.usable_covariates`); returns None when none is usable, so
+    that the caller keeps the unadjusted comparison. The result carries ``unadjusted`` (the
+    raw difference), ``variance_reduction`` and ``covariates`` (those used).
+    """
+    from scipy import stats
+
+    from crmlab.abtest import regression_adjustment
+    from crmlab.campaign._stats import usable_covariates
+
+    covariates = [c for c in covariates if c in x_t and c in x_c]
+    if not covariates:
+        return None
+    df = pd.concat([x_t[covariates], x_c[covariates]], ignore_index=True)
+    df.insert(0, "y", np.concatenate([np.asarray(y_t, float), np.asarray(y_c, float)]))
+    df.insert(0, "arm", np.repeat(["t", "c"], [len(y_t), len(y_c)]))
+    use = usable_covariates(df, covariates, ["t", "c"])
+    if not use:
+        return None
+    r = regression_adjustment(df[["arm", "y"] + use], "arm", "y", use, "c",
+                              alpha=alpha).to_frame().iloc[0]
+    theta, se, dof = float(r["abs_lift"]), float(r["se"]), int(r["dof"])
+    if not (np.isfinite(se) and se > 0 and dof > 0):
+        return None
+    p = float(stats.t.cdf((theta - threshold) / se, dof))
+    return dict(theta=theta, se=se, ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]),
+                p=p, p_value=float(r["p_value"]), dof=dof,
+                unadjusted=float(r["unadjusted_abs_lift"]),
+                variance_reduction=float(r["variance_reduction"]), covariates=use)
+
+
+def _t_cdf(x: float, dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.cdf(x, dof))
+
+
 def bootstrap_t_interval(x_t, x_c, *, alpha: float = 0.05, n_boot: int = 2000,
                          seed: int = 0) -> tuple[float, float]:
     """Bootstrap-t (studentized) interval of ``mean(x_t) - mean(x_c)``.
@@ -137,11 +181,14 @@ def customer_cost(table: pd.DataFrame, cost_per_send: float,
 def arm_economics(table: pd.DataFrame, full: pd.Series, arm: str, control: str, *,
                   cost_per_send: float, coupon_cost: float | None, margin_rate: float,
                   alpha: float, min_p: float, conv_lift: float, n_boot: int, seed: int,
-                  method: str = INTERVAL) -> dict:
+                  method: str = INTERVAL, covariates=()) -> dict:
     """One arm's economics against the holdout (see the module docstring).
 
-    ``full`` marks the customers whose horizon was fully observed (the net values are resampled
-    over them); costs and ``n`` are over every assigned customer of the arm.
+    ``full`` marks the customers whose horizon was fully observed (the net values are compared
+    over them); costs and ``n`` are over every assigned customer of the arm. With
+    ``covariates`` (pre-period columns of ``table``), the difference in net value and the
+    revenue lift are adjusted for them (:func:`adjusted_difference`) when any is usable;
+    ``adjusted_for`` names them and ``unadjusted_profit`` is the raw arithmetic.
     """
     send, coupon = customer_cost(table, cost_per_send, coupon_cost)
     cost = send + coupon
@@ -167,23 +214,44 @@ def arm_economics(table: pd.DataFrame, full: pd.Series, arm: str, control: str, 
                    break_even_lift=inc_cost / n / m if n else nan, roi=nan, roi_ci_low=nan,
                    roi_ci_high=nan, iroas=nan, iroas_ci_low=nan, iroas_ci_high=nan,
                    ratio_note="no customer observed over the whole horizon in an arm",
+                   adjusted_for="", variance_reduction=0.0, unadjusted_profit=nan,
+                   profit_se=nan,
                    cost_per_incremental_conversion=nan, margin_se=nan)
         return out
     ltv_lift = float(rev[ft].mean() - rev[fc].mean())
-    inc_rev = ltv_lift * n
-    inc_margin = m * inc_rev
-    profit = inc_margin - inc_cost
+    raw_profit = m * ltv_lift * n - inc_cost
     net = m * rev - cost
-    # the interval is centred on the exact arithmetic (margin - cost over every customer): the
-    # net values of the fully observed customers give its width and the probability of profit
-    shift = profit / n - float(net[ft].mean() - net[fc].mean())
-    d = difference(net[ft].to_numpy(), net[fc].to_numpy(), alpha=alpha, threshold=-shift,
-                   method=method, n_boot=n_boot, seed=seed)
-    lo_t, hi_t, p = (d["ci_low"] + shift) * n, (d["ci_high"] + shift) * n, d["p"]
-    r = difference(rev[ft].to_numpy(), rev[fc].to_numpy(), alpha=alpha, method=method,
-                   n_boot=n_boot, seed=seed)
+    # the estimate is the exact arithmetic (margin - cost over every customer) plus, when
+    # adjusted, the covariates' correction of the fully observed customers' difference; their
+    # net values give the width and the probability of profit
+    xt, xc = table.loc[ft], table.loc[fc]
+    r = adjusted_difference(rev[ft], rev[fc], xt, xc, alpha=alpha,
+                            covariates=covariates) if len(covariates) else None
+    d = adjusted_difference(net[ft], net[fc], xt, xc, alpha=alpha,
+                            covariates=r["covariates"]) if r is not None else None
+    if d is None:
+        shift = raw_profit / n - float(net[ft].mean() - net[fc].mean())
+        d = difference(net[ft].to_numpy(), net[fc].to_numpy(), alpha=alpha, threshold=-shift,
+                       method=method, n_boot=n_boot, seed=seed)
+        r = difference(rev[ft].to_numpy(), rev[fc].to_numpy(), alpha=alpha, method=method,
+                       n_boot=n_boot, seed=seed)
+        p = d["p"]
+        out.update(adjusted_for="", variance_reduction=0.0)
+    else:
+        # profit = margin on the adjusted revenue lift - the incremental cost; the adjusted
+        # difference in net value gives the width and the probability of profit
+        shift = (m * r["theta"] * n - inc_cost) / n - d["theta"]
+        p = float(_t_cdf((d["theta"] + shift) / d["se"], d["dof"]))
+        out.update(adjusted_for=", ".join(d["covariates"]),
+                   variance_reduction=d["variance_reduction"], interval_method="regression")
+    profit = (d["theta"] + shift) * n
+    inc_rev = r["theta"] * n
+    inc_margin = m * inc_rev
+    lo_t, hi_t = (d["ci_low"] + shift) * n, (d["ci_high"] + shift) * n
     rlo, rhi = r["ci_low"], r["ci_high"]
     margin_se = m * r["se"] * n
+    out["unadjusted_profit"] = raw_profit
+    out["profit_se"] = float(d["se"]) * n
     out.update(incremental_revenue=inc_rev, incremental_revenue_ci_low=rlo * n,
                incremental_revenue_ci_high=rhi * n, incremental_margin=inc_margin,
                incremental_profit=profit, profit_ci_low=lo_t, profit_ci_high=hi_t,
@@ -214,15 +282,31 @@ def ratios(profit, p_lo, p_hi, rev, r_lo, r_hi, cost, margin_se) -> dict:
 
 
 def ltv_interval(yt, yc, alpha: float, n_boot: int, seed: int, min_lift: float,
-                 method: str = INTERVAL) -> dict:
-    """LTV lift (difference in mean revenue over the horizon) with the interval of
-    :data:`INTERVAL`, Welch's p-value and the confidence that it is at least ``min_lift``."""
+                 method: str = INTERVAL, x_t: pd.DataFrame | None = None,
+                 x_c: pd.DataFrame | None = None, covariates=()) -> dict:
+    """LTV lift (difference in mean revenue over the horizon) with its interval, p-value and
+    the confidence that it is at least ``min_lift``: adjusted for the pre-period
+    ``covariates`` (columns of ``x_t`` / ``x_c``, :func:`adjusted_difference`) when any is
+    usable, else the interval of :data:`INTERVAL` and Welch's p-value.
+    ``ltv_treatment`` / ``ltv_control`` stay the raw means, ``ltv_unadjusted_lift`` their
+    difference; ``ltv_covariates`` names what was adjusted for ("" when nothing)."""
     from crmlab.campaign._stats import welch_diff
 
     yt, yc = np.asarray(yt, float), np.asarray(yc, float)
-    d = difference(yt, yc, alpha=alpha, threshold=min_lift, method=method, n_boot=n_boot,
-                   seed=seed)
+    adj = (adjusted_difference(yt, yc, x_t, x_c, alpha=alpha, threshold=min_lift,
+                               covariates=covariates)
+           if x_t is not None and x_c is not None else None)
+    raw = float(yt.mean() - yc.mean())
+    if adj is not None:
+        d, p_value = adj, adj["p_value"]
+        extra = dict(ltv_covariates=", ".join(d["covariates"]),
+                     ltv_variance_reduction=d["variance_reduction"])
+    else:
+        d = difference(yt, yc, alpha=alpha, threshold=min_lift, method=method, n_boot=n_boot,
+                       seed=seed)
+        p_value = welch_diff(yt, yc, alpha)[3]
+        extra = dict(ltv_covariates="", ltv_variance_reduction=0.0)
     return dict(ltv_treatment=float(yt.mean()), ltv_control=float(yc.mean()),
                 ltv_lift=d["theta"], ltv_ci_low=d["ci_low"], ltv_ci_high=d["ci_high"],
-                ltv_se=d["se"], ltv_p_value=welch_diff(yt, yc, alpha)[3],
-                p_ltv_above_min=d["p"])
+                ltv_se=d["se"], ltv_p_value=p_value, p_ltv_above_min=d["p"],
+                ltv_unadjusted_lift=raw, **extra)

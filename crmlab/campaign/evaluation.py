@@ -382,7 +382,9 @@ class CampaignEvaluation:
                                                "abs_lift", "ci_low", "ci_high", "p_value"]),
             "long_term": _records(self.long_term, [
                 "arm", "horizon_days", "hazard_ratio", "hr_ci_low", "hr_ci_high",
-                "rmst_diff_days", "ltv_lift", "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min"]),
+                "rmst_diff_days", "ltv_treatment", "ltv_control", "ltv_lift",
+                "ltv_unadjusted_lift", "ltv_ci_low", "ltv_ci_high", "p_ltv_above_min",
+                "ltv_covariates"]),
             "guardrails": _records(self.guardrails, [
                 "arm", "metric", "value", "control_value", "abs_lift", "ci_low", "ci_high",
                 "threshold", "breached", "state", "why"]),
@@ -393,7 +395,7 @@ class CampaignEvaluation:
                 "incremental_profit", "profit_ci_low", "profit_ci_high", "p_profitable",
                 "break_even_lift", "roi", "roi_ci_low", "roi_ci_high", "iroas", "iroas_ci_low",
                 "iroas_ci_high", "ratio_note", "cost_per_incremental_conversion",
-                "interval_method"]),
+                "interval_method", "adjusted_for", "unadjusted_profit"]),
             "per_arm": _records(self.verdict.per_arm, [
                 "arm", "decision", "primary", "ltv", "profit", "p_profitable", "guardrails"]),
             "endpoint": self.endpoint,
@@ -587,8 +589,10 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         yt = lt_table.loc[lt_table["arm"] == a, "revenue_h"].to_numpy(float)
         yc = lt_table.loc[lt_table["arm"] == CONTROL, "revenue_h"].to_numpy(float)
         if len(yt) >= 2 and len(yc) >= 2:
-            ltv = econ_.ltv_interval(yt, yc, arm_alpha, n_boot, rng_seed + i,
-                                     s.rule["min_ltv_lift"])
+            ltv = econ_.ltv_interval(
+                yt, yc, arm_alpha, n_boot, rng_seed + i, s.rule["min_ltv_lift"],
+                x_t=lt_table[lt_table["arm"] == a], x_c=lt_table[lt_table["arm"] == CONTROL],
+                covariates=ADJUST_COVARIATES)
         else:
             ltv = dict(ltv_treatment=np.nan, ltv_control=np.nan, ltv_lift=np.nan,
                        ltv_ci_low=np.nan, ltv_ci_high=np.nan, ltv_p_value=np.nan,
@@ -655,7 +659,8 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     economics = pd.DataFrame([econ_.arm_economics(
         table, full, a, CONTROL, cost_per_send=info.cost_per_send, coupon_cost=s.coupon_cost,
         margin_rate=s.margin_rate, alpha=arm_alpha, min_p=s.rule["min_p_profitable"],
-        conv_lift=conv[a], n_boot=n_boot, seed=rng_seed + i) for i, a in enumerate(treatments)])
+        conv_lift=conv[a], n_boot=n_boot, seed=rng_seed + i, covariates=ADJUST_COVARIATES)
+        for i, a in enumerate(treatments)])
 
     # ---- heterogeneity -----------------------------------------------------------------------
     labels, seg_notes = segment_labels_at_assignment(data, table, s.segments)

@@ -288,6 +288,11 @@ def long_term(ev: CampaignEvaluation) -> str:
             hr=i18n.num(r["hazard_ratio"], 2),
             hrci=i18n.t("ci", lang, level=_level(ev), lo=i18n.num(r["hr_ci_low"], 2),
                         hi=i18n.num(r["hr_ci_high"], 2))))
+        adj = narration.adjustment_text({"covariates": r.get("ltv_covariates"),
+                                         "unadjusted_abs_lift": r.get("ltv_unadjusted_lift")},
+                                        lang, ms)
+        if adj:
+            out[-1] += adj
     return "\n".join(out)
 
 
@@ -382,6 +387,12 @@ def economics(ev: CampaignEvaluation) -> str:
     lines = economics_lines(econ, lang=lang, currency=ev.currency, alpha=ev.arm_alpha,
                             horizon_days=ev.horizon_days,
                             min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
+    for _, r in ev.economics.iterrows():
+        covs = r.get("adjusted_for")
+        if isinstance(covs, str) and covs:
+            lines.append(narration.profit_adjustment_text(
+                covs, _arm(r["arm"], lang, ev.spec), lang,
+                i18n.money(r["unadjusted_profit"], ev.currency, True)))
     return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
 
 

@@ -282,6 +282,13 @@ def state_text(state: str, lang: str) -> str:
     return t(key, lang) if key in TEXT else str(state)
 
 
+def profit_adjustment_text(covs: str, arm: str, lang: str, raw: str) -> str:
+    """The sentence saying that an arm's profit and revenue lift are regression-adjusted, with
+    the unadjusted profit."""
+    names = [t(f"cov.{c}", lang) if f"cov.{c}" in TEXT else c for c in covs.split(", ")]
+    return t("adjusted_profit", lang, arm=arm, covs=", ".join(names), raw=raw)
+
+
 def adjustment_text(row, lang: str, fmt) -> str | None:
     """What a regression-adjusted difference was adjusted for, with the raw difference."""
     covs = row.get("covariates")

@@ -163,6 +163,12 @@ TEXT = {
               "between the groups; the raw means differ by {raw}.",
         "ko": " 차이는 배정 전 고객별 {covs}에 대해 보정했습니다(회귀 보정, Lin 2013): 캠페인 전 "
               "두 집단의 우연한 차이를 제거합니다. 보정 전 평균 차이는 {raw}입니다."},
+    "adjusted_profit": {
+        "en": "{arm}: the revenue lift and the profit are adjusted for what each customer did "
+              "before assignment ({covs}; regression adjustment, Lin 2013); without the "
+              "adjustment the profit would read {raw}.",
+        "ko": "{arm}: 매출 증가분과 이익은 배정 전 고객별 {covs}에 대해 보정했습니다(회귀 보정, "
+              "Lin 2013). 보정하지 않으면 이익은 {raw}입니다."},
     "cov.pre_revenue": {"en": "90-day revenue", "ko": "90일 매출"},
     "cov.pre_orders": {"en": "90-day orders", "ko": "90일 주문 수"},
     "cov.pre_visits": {"en": "90-day visits", "ko": "90일 방문 수"},
