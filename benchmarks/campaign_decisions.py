@@ -95,6 +95,11 @@ def shop_rows(seed: int, n_customers: int, workdir: Path, specs: list[Path]) -> 
                        profit=float(e["incremental_profit"]),
                        profit_ci_low=float(e["profit_ci_low"]),
                        profit_ci_high=float(e["profit_ci_high"]),
+                       profit_se=float(e["profit_se"]),
+                       ltv_se=float(ev.long_term.set_index("arm").loc[a, "ltv_se"]),
+                       primary_ci_low=float(ev.primary.set_index("arm").loc[a, "ci_low"]),
+                       primary_ci_high=float(ev.primary.set_index("arm").loc[a, "ci_high"]),
+                       arm_alpha=float(ev.arm_alpha), primary_alpha=float(ev.primary_alpha),
                        true_profit=float(true_profit),
                        true_conversion_lift=float(t["conversion_lift"]),
                        true_revenue_lift=rev_lift,
@@ -126,7 +131,69 @@ def summarise(df: pd.DataFrame) -> dict:
         "profit_point_sign_wrong_share": float(df["roi_point_sign_wrong"].mean()),
         "decisions": {k: int(v) for k, v in df["decision"].value_counts().items()},
         "rule_variants": rule_variants(df),
+        "floors": floors(df),
     }
+
+
+def floors(df: pd.DataFrame, max_losing: float = 0.05) -> dict:
+    """What the evidence of these arms allows, whatever the rule (normal approximations with
+    each arm's own standard errors and true effects).
+
+    - ``expected_wrong_directions``: the number of intervals (primary, LTV, profit) expected to
+      exclude zero on the side opposite to the truth when every interval holds its level
+      exactly — ``sum Phi(-q - |true| / se)`` — against the count observed;
+    - ``profit_frontier``: for the rules that ship when the profit estimate is at least ``c``
+      standard errors above zero (the most powerful test of each arm's profit), the largest
+      expected share of truly profitable arms shipped while at most ``max_losing`` of the
+      shipped arms truly lose money; at the audience sizes of the study and at 2x ... 16x
+      (standard errors over sqrt(k)). Also what ``p_profitable >= 0.9`` alone would give.
+    """
+    from scipy import stats
+
+    out = {}
+    exp_wrong = 0.0
+    for est, lo_c, hi_c, truth, alpha_c in (
+            ("primary", "primary_ci_low", "primary_ci_high", "true_conversion_lift",
+             "primary_alpha"),
+            ("ltv", None, None, "true_revenue_lift", "arm_alpha"),
+            ("profit", "profit_ci_low", "profit_ci_high", "true_profit", "arm_alpha")):
+        q = stats.norm.isf(df[alpha_c] / 2)
+        if est == "ltv":
+            se = df["ltv_se"]
+        elif est == "profit":
+            se = df["profit_se"]
+        else:
+            se = (df[hi_c] - df[lo_c]) / (2 * q)
+        z = (df[truth].abs() / se).where(se > 0).to_numpy(float)
+        ok = np.isfinite(z)
+        e = float(stats.norm.cdf(-np.asarray(q, float)[ok] - z[ok]).sum())
+        out[f"expected_wrong_directions_{est}"] = round(e, 2)
+        exp_wrong += e
+    out["expected_wrong_directions"] = round(exp_wrong, 2)
+    out["observed_wrong_directions"] = int(df["claims_against_truth"].map(len).sum())
+    se = df["profit_se"]
+    prof, lose = df["true_profit"] > 0, df["true_profit"] < 0
+    z = df["true_profit"] / se
+    out["true_profit_z_quantiles_of_profitable_arms"] = {
+        str(p): round(float(np.quantile(z[prof], p)), 2) for p in (0.25, 0.5, 0.75, 0.9)}
+    frontier = {}
+    for k in (1, 2, 4, 8, 16):
+        zk = (z * np.sqrt(k)).to_numpy()
+        best = None
+        for c in np.linspace(-1.0, 6.0, 701):
+            ship = stats.norm.cdf(zk - c)
+            losing = ship[lose.to_numpy()].sum() / ship.sum()
+            share = ship[prof.to_numpy()].mean()
+            if losing <= max_losing and (best is None or share > best["profitable_shipped"]):
+                best = {"threshold_se": round(float(c), 2),
+                        "profitable_shipped": round(float(share), 3),
+                        "losing_share": round(float(losing), 3)}
+        ship = stats.norm.cdf(zk - stats.norm.isf(0.1))
+        frontier[f"x{k}"] = {"best": best, "p_profitable_0.9": {
+            "profitable_shipped": round(float(ship[prof.to_numpy()].mean()), 3),
+            "losing_share": round(float(ship[lose.to_numpy()].sum() / ship.sum()), 3)}}
+    out["profit_frontier"] = frontier
+    return out
 
 
 def rule_variants(df: pd.DataFrame) -> dict:
