@@ -496,3 +496,27 @@ def test_consent_counts_are_judged_at_send_time(small_shop, small_shop_dir, cid)
     assert res0["consent_basis"] == "current_flags"
     assert res0["sends_without_consent"] >= res["sends_without_consent"]
     assert any("today's consent flags" in narration.note_text(n, "en") for n in ev0.notes)
+
+
+def test_unsubscribe_interval_against_an_unsent_holdout_and_its_state(tmp_path):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from crmlab.campaign.guardrails import state
+
+    # a small holdout (about 75 customers) that receives nothing, so cannot unsubscribe
+    data = crmlab.load(write_shop(tmp_path / "z", n=1500, seed=5, holdout=0.05, unsub_p=0.004))
+    e = evaluate(data, spec(segments=[]))
+    g = e.guardrails.set_index("metric").loc["unsubscribe_rate"]
+    assert g["control_value"] == 0 and g["zero_by_design"]
+    x, n = round(g["value"] * g["n"]), int(g["n"])
+    lo, hi = proportion_confint(x, n, alpha=e.arm_alpha, method="wilson")
+    assert g["ci_low"] >= 0 and g["ci_low"] == pytest.approx(lo, abs=1e-10)
+    assert g["ci_high"] == pytest.approx(hi, abs=1e-10)
+    # the state is the displayed interval's, and the decision's bound is the same interval's
+    assert (g["state"], g["breached"]) == state(g["ci_low"], g["ci_high"], g["threshold"])
+    alpha_d = 2 * (1 - 0.9)                 # the default min_p_profitable, one treatment arm
+    _, up = proportion_confint(x, n, alpha=alpha_d, method="wilson")
+    assert g["decision_upper"] == pytest.approx(up, abs=1e-10)
+    rec = e.to_results({})["guardrails"]
+    assert [r["zero_by_design"] for r in rec if r["metric"] == "unsubscribe_rate"] == [True]
+    assert (e.fatigue["unsubscribe_ci_low"].dropna() >= 0).all()
