@@ -329,6 +329,35 @@ def test_rule_iterate_when_primary_works_but_money_does_not():
     assert decide(p_profit=0.6, rule={"require_positive_roi": False}).decision == "ship"
 
 
+def test_iterate_headline_names_the_requirements_that_fail():
+    v = decide(p_profit=0.6)
+    assert v.unmet == [dict(requirement="profit", min_p=0.9)]
+    assert v.headline == "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet."
+    assert v.to_dict()["unmet_requirements"] == [dict(requirement="profit", min_p=0.9)]
+    v = decide(breach="unclear")
+    assert [u["requirement"] for u in v.unmet] == ["guardrail"]
+    assert v.unmet[0]["metric"] == "unsubscribe_rate"      # the unjudged block rate is not named
+    assert v.headline.endswith("but the increase in unsubscribe rate cannot be shown within its "
+                               "allowance.")
+    v = decide(p_profit=0.6, p_ltv=0.5, breach="unclear", rule={"min_ltv_lift": 500})
+    assert [u["requirement"] for u in v.unmet] == ["profit", "ltv", "guardrail"]
+    assert v.headline == (
+        "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet, a gain of at least "
+        "₩500 in revenue per customer over 183 days cannot be shown yet and the increase in "
+        "unsubscribe rate cannot be shown within its allowance.")
+    head, _ = narration.verdict_texts(v, "ko", "KRW")
+    assert head == ("결론: 개선 후 재실험. 구매 전환율은 올랐지만 이익이 나는지, 183일간 고객당 "
+                    "매출이 500원 이상 늘었는지, 수신거부율 증가가 허용치 이내인지는 아직 알 수 "
+                    "없습니다.")
+    # the decision's flags, not its sentences: other decisions keep their headline, no unmet
+    for kw, dec in ((dict(), "ship"), (dict(breach="clear"), "stop"),
+                    (dict(primary=(0.004, -0.003, 0.011)), "inconclusive")):
+        v = decide(**kw)
+        assert v.decision == dec and v.unmet == []
+        assert v.per_arm[["meets_primary", "meets_profit", "meets_ltv",
+                          "meets_guardrails"]].all(axis=1).iloc[0] == (dec == "ship")
+
+
 def test_rule_stop_on_harm_or_breach():
     assert decide(breach="clear").decision == "stop"
     assert decide(breach="clear", rule={"require_guardrails": False}).decision == "ship"

@@ -152,3 +152,18 @@ def test_fatigue_effects_against_an_unsent_holdout_stay_at_or_above_zero():
     f = fatigue_effects(table, table["level"], "control", ["t"], 0.05)
     assert (f["unsubscribe_ci_low"] >= 0).all()
     assert f.set_index("fatigue").loc["0", "unsubscribe_ci_high"] > 2 / 300
+
+
+def test_guardrails_unmet_names_what_keeps_guardrails_allow_from_holding():
+    from crmlab.campaign.decision import guardrails_allow, guardrails_unmet
+
+    g = pd.DataFrame([
+        dict(metric="unsubscribe_rate", state="not settled", ci_high=0.02, decision_upper=0.012,
+             threshold=0.01),
+        dict(metric="block_rate", state="not judged", ci_high=np.nan, decision_upper=np.nan,
+             threshold=0.05)])
+    assert not guardrails_allow(g) and guardrails_unmet(g) == ["unsubscribe_rate"]
+    g.loc[0, "decision_upper"] = 0.009
+    assert guardrails_allow(g) and guardrails_unmet(g) == []
+    g.loc[1, ["state", "ci_high", "decision_upper"]] = ["breached", 0.2, 0.19]
+    assert not guardrails_allow(g) and guardrails_unmet(g) == ["block_rate"]
