@@ -175,12 +175,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "다음 타깃: 타깃 고객 1인당 순가치 = 증분 매출의 마진 − 도달 비용. p-값은 "
               "세그먼트 수에 대해 보정했습니다(Benjamini-Hochberg)."},
     "report.quality_intro": {
-        "en": "Rows the data checks flagged (nothing is dropped silently):",
-        "ko": "데이터 점검에서 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
+        "en": "The data checks cover the whole data set — every customer, order and campaign "
+              "it holds, not only this campaign's audience — so their counts are shop-wide; "
+              "the rows this campaign's evaluation left out are its own. Rows flagged "
+              "(nothing is dropped silently):",
+        "ko": "데이터 점검은 이 캠페인 대상 고객만이 아니라 전체 데이터(모든 고객·주문·캠페인)를 "
+              "대상으로 하므로 행 수는 쇼핑몰 전체 기준입니다. 이 캠페인 평가에서 제외한 행은 이 "
+              "캠페인 기준입니다. 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
     "report.notes_intro": {"en": "Notes from the statistics (methods chosen, small groups):",
                            "ko": "통계 계산 참고 사항(선택된 방법, 작은 그룹):"},
-    "report.quality_clean": {"en": "The data checks flagged nothing.",
-                             "ko": "데이터 점검에서 문제가 없었습니다."},
+    "report.quality_clean": {
+        "en": "The data checks, which cover the whole data set (not only this campaign's "
+              "audience), flagged nothing.",
+        "ko": "이 캠페인 대상 고객만이 아니라 전체 데이터를 점검했으며 문제가 없었습니다."},
     "report.footer": {
         "en": "crmlab {version} · commit {commit}{dirty} · data {fingerprint} · seed {seed} · "
               "started {started}",

@@ -53,6 +53,7 @@ _COLS = {
     "rec": {"en": "Recommendation", "ko": "권고"},
     "table": {"en": "Table", "ko": "테이블"}, "check": {"en": "Check", "ko": "점검"},
     "rows": {"en": "Rows", "ko": "행 수"}, "action": {"en": "Action", "ko": "조치"},
+    "scope": {"en": "Counted over", "ko": "집계 범위"},
     "step": {"en": "Step", "ko": "단계"}, "customers": {"en": "Customers", "ko": "고객 수"},
     "covariate": {"en": "Pre-period covariate", "ko": "사전 기간 변수"},
     "smd": {"en": "Standardised difference", "ko": "표준화 차이"},
@@ -455,6 +456,8 @@ def data_quality(ev: CampaignEvaluation) -> str:
 
 
 def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    """The loader's checks (counted over the whole data set, not only the campaign's audience)
+    and the rows this campaign's evaluation left out, each row saying which it is."""
     lang = ev.lang
     q = ev.data_quality
     q = q[q["rows"].fillna(0) > 0] if len(q) else q
@@ -462,6 +465,7 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
                                           for x in q["table"]],
                       _c("check", lang): [narration.check_label(x, lang) for x in q["check"]],
                       _c("rows", lang): [f"{int(v):,}" for v in q["rows"]],
+                      _c("scope", lang): narration.t("scope.data", lang),
                       _c("action", lang): [narration.labels.action_label(x, lang)
                                            for x in q["action"]]})
     if len(ev.exclusions):
@@ -470,6 +474,7 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
             _c("check", lang): [narration.exclusion_text(c, d, lang) for c, d in
                                 zip(ev.exclusions["code"], ev.exclusions["days"])],
             _c("rows", lang): [f"{int(v):,}" for v in ev.exclusions["rows"]],
+            _c("scope", lang): narration.t("scope.campaign", lang),
             _c("action", lang): narration.t("excl.action", lang)})],
             ignore_index=True)
     return t

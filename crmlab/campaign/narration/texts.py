@@ -161,6 +161,9 @@ TEXT = {
               "and rates",
         "ko": "배정 시 이미 휴면({days}일간 구매 없음): 이탈 곡선과 비율에서 제외"},
     "excl.action": {"en": "left out of that comparison", "ko": "해당 비교에서 제외"},
+    # the data-quality table: what each row's count covers
+    "scope.data": {"en": "whole data set", "ko": "전체 데이터"},
+    "scope.campaign": {"en": "this campaign", "ko": "이 캠페인"},
     "econ.profit": {
         "en": "{arm}: incremental revenue over {days} days {rev} ({rci}); margin at {m} "
               "{margin}; incremental cost {cost}; incremental profit {profit} ({pci}); "
