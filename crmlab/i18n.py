@@ -89,12 +89,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "⚠ 탐색적 평가 — {reason}. 장기 관찰 기간이 {days}일로, 확증적 평가에 필요한 "
               "6개월보다 짧습니다."},
     "report.intro": {
-        "en": "{scenario} campaign on {channel}, {start} to {end}. {n:,} customers were assigned at "
+        "en": "{scenario} campaign on {channel}, {period}. {n:,} customers were assigned at "
               "random: {arms}. The holdout (control) received nothing, so every difference "
               "between the arms is caused by the campaign.",
-        "ko": "{channel} 채널의 {scenario} 캠페인({start} ~ {end}). 고객 {n:,}명을 무작위로 "
+        "ko": "{channel} 채널의 {scenario} 캠페인({period}). 고객 {n:,}명을 무작위로 "
               "배정했습니다: {arms}. 대조군은 아무것도 받지 않았으므로 군 간 차이는 모두 "
               "캠페인 효과입니다."},
+    # a campaign's period; a campaign that starts and ends on the same day shows its date
+    "report.period": {"en": "{start} to {end}", "ko": "{start} ~ {end}"},
     "report.h.verdict": {"en": "Verdict", "ko": "결론"},
     "report.h.integrity": {"en": "Can we trust the experiment?", "ko": "실험을 믿을 수 있는가?"},
     "problem.srm": {"en": "the split does not match the plan (SRM p = {p})",

@@ -242,3 +242,19 @@ def test_data_quality_says_its_checks_cover_the_whole_data_set(korean_reports):
         clean = dataclasses.replace(e, data_quality=e.data_quality.iloc[:0],
                                     exclusions=e.exclusions.iloc[:0])
         assert whole in report.data_quality(clean)
+
+
+def test_a_one_day_campaign_shows_one_date(korean_reports):
+    import dataclasses
+
+    from crmlab.campaign import report
+
+    ev = korean_reports["cart_reminder"]
+    day = dataclasses.replace(ev.campaign, start_ts=pd.Timestamp("2026-05-03 09:00"),
+                              end_ts=pd.Timestamp("2026-05-03 21:00"))
+    week = dataclasses.replace(day, end_ts=pd.Timestamp("2026-05-09 21:00"))
+    for lang in ("en", "ko"):
+        head = report.header(dataclasses.replace(ev, campaign=day, lang=lang))
+        assert head.count("2026-05-03") == 1 and "~" not in head.split("2026-05-03")[1][:4]
+        head = report.header(dataclasses.replace(ev, campaign=week, lang=lang))
+        assert {"en": "2026-05-03 to 2026-05-09", "ko": "2026-05-03 ~ 2026-05-09"}[lang] in head

@@ -148,10 +148,17 @@ def header(ev: CampaignEvaluation) -> str:
     lines.append(i18n.t("report.intro", lang,
                         scenario=_md(_SCENARIO.get(c.scenario, {}).get(lang, c.scenario)),
                         channel=_md(narration.labels.channel_label(c.channel, lang)),
-                        start=pd.Timestamp(c.start_ts).date().isoformat(),
-                        end=pd.Timestamp(c.end_ts).date().isoformat(),
+                        period=period_text(c.start_ts, c.end_ts, lang),
                         n=int(ev.audience["n"].sum()), arms=arms))
     return "\n\n".join(lines)
+
+
+def period_text(start, end, lang: str) -> str:
+    """A campaign's period by date: ``2026-05-01 to 2026-05-07`` (``~`` in Korean), or the
+    single date of a campaign that starts and ends on the same day (or has no end)."""
+    s = pd.Timestamp(start).date().isoformat()
+    e = pd.Timestamp(end).date().isoformat() if end is not None and not pd.isna(end) else s
+    return s if e == s else i18n.t("report.period", lang, start=s, end=e)
 
 
 def verdict(ev: CampaignEvaluation) -> str:
