@@ -94,7 +94,10 @@ def test_profit_cost_guardrail_states_and_compliance_when_present(tmp_path):
             '[<span class="nb">−₩900,000</span>, <span class="nb">+₩15,000</span>]</div>'
             '<div class="note">chance it pays 7%</div>') in block
     assert "ROI −50%" in block
-    assert "₩80,000" in block and "10,000 sends · sending ₩50,000 · coupons ₩30,000" in block
+    # amounts in running text are kept on one line (crmlab.reporting.nowrap)
+    assert ('10,000 sends · sending <span class="crmlab-nowrap">₩50,000</span> · coupons '
+            '<span class="crmlab-nowrap">₩30,000</span>') in block
+    assert "₩80,000" in block
     states = re.findall(r'<span class="badge ([a-z-]+)">([a-z ]+)</span> ([a-z ]+)', block)
     assert states == [("breached", "breached", "unsubscribe rate"),
                       ("not-settled", "not settled", "complaint_rate".replace("_", " ")),
