@@ -229,14 +229,67 @@ def _finite(x) -> bool:
         return False
 
 
+def half_up(x: float, digits: int = 0) -> float:
+    """``x`` rounded to ``digits`` decimals, halves away from zero (``1234.5`` → ``1235``) —
+    the rounding of every amount crmlab shows.
+
+    Examples
+    --------
+    >>> half_up(1234.5), half_up(-0.125, 2), half_up(2.675, 2)
+    (1235.0, -0.13, 2.68)
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits),
+                                                  rounding=ROUND_HALF_UP))
+
+
+#: Metrics that are shares: their differences read in percentage points (so does any metric
+#: whose name ends in ``_rate``).
+RATE_METRICS = frozenset({
+    "conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase", "repurchase_rate",
+    "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
+    "reactivated_180", "retained_reactivated"})
+#: Metrics that are money: their differences read in the currency.
+MONEY_METRICS = frozenset({"revenue", "aov", "ltv", "revenue_per_customer"})
+
+
+def is_share(metric) -> bool:
+    """Whether ``metric`` is a share (its difference reads in percentage points)."""
+    m = str(metric or "").lower()
+    return m in RATE_METRICS or (m.endswith("_rate") and m not in MONEY_METRICS)
+
+
+def difference(metric, x, currency: str = "KRW", lang: str = "en") -> str:
+    """A difference (lift) in ``metric`` as every crmlab page writes it — the campaign
+    report's tables and the portfolio alike: percentage points with one decimal for shares
+    (:func:`pp`), signed money in the currency's symbol form (:func:`money`), else a signed
+    number with three decimals; ``—`` if missing.
+
+    Examples
+    --------
+    >>> difference("conversion", 0.0123), difference("conversion", 0.0123, lang="ko")
+    ('+1.2 pp', '+1.2%p')
+    >>> difference("ltv", -1234.5), difference("orders", 0.0123)
+    ('−₩1,235', '+0.012')
+    """
+    m = str(metric or "").lower()
+    if is_share(m):
+        return pp(x, lang=lang)
+    if m in MONEY_METRICS:
+        return money(x, currency, signed=True)
+    return num(x, 3, signed=True)
+
+
 def money(x, currency: str = "KRW", signed: bool = False, lang: str = "en") -> str:
-    """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing.
-    In Korean, won read as a Korean reader writes them (:func:`won`: ``5,740만 원``).
+    """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing;
+    rounded half up (:func:`half_up`). In Korean, won read as a Korean reader writes them
+    (:func:`won`: ``5,740만 원``).
 
     Examples
     --------
     >>> money(-1234.5, "KRW"), money(1234.5, "KRW", signed=True), money(3.5, "USD")
-    ('−₩1,234', '+₩1,234', '$3.50')
+    ('−₩1,235', '+₩1,235', '$3.50')
     """
     if not _finite(x):
         return "—"
@@ -244,8 +297,8 @@ def money(x, currency: str = "KRW", signed: bool = False, lang: str = "en") -> s
         return won(x, signed)
     symbol, dec = CURRENCIES.get(str(currency).upper(), (f"{currency} ", 2))
     x = float(x)
-    body = f"{symbol}{abs(x):,.{dec}f}"
-    if round(abs(x), dec) == 0:
+    body = f"{symbol}{half_up(abs(x), dec):,.{dec}f}"
+    if half_up(abs(x), dec) == 0:
         return body
     if x < 0:
         return "−" + body
@@ -447,14 +500,14 @@ def won(x, signed: bool = False) -> str:
     v = float(x)
     a = abs(v)
     if a >= 1e8:
-        man = int(round(a / 1e4))
+        man = int(half_up(a / 1e4))
         eok, rest = divmod(man, 10_000)
         body = f"{eok:,}억" + (f" {rest:,}만 원" if rest else " 원")
     elif a >= 1e6:
-        body = f"{int(round(a / 1e4)):,}만 원"
+        body = f"{int(half_up(a / 1e4)):,}만 원"
     else:
-        body = f"{a:,.0f}원"
-    if round(a) == 0:
+        body = f"{half_up(a):,.0f}원"
+    if half_up(a) == 0:
         return body
     if v < 0:
         return "−" + body

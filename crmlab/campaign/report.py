@@ -105,13 +105,15 @@ def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
 
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
-    if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
-                  "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
-                  "reactivated_180", "retained_reactivated"):
-        return (lambda v: i18n.pct(v, 2)), (lambda v: i18n.pp(v, lang=lang))
-    if metric in ("revenue", "aov", "ltv"):
-        return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
-    return (lambda v: i18n.num(v, 3)), (lambda v: i18n.num(v, 3, True))
+    """(value formatter, difference formatter) of ``metric``; differences are written by
+    :func:`crmlab.i18n.difference`, as on the portfolio."""
+    def diff(v):
+        return i18n.difference(metric, v, currency, lang)
+    if i18n.is_share(metric):
+        return (lambda v: i18n.pct(v, 2)), diff
+    if metric in i18n.MONEY_METRICS:
+        return (lambda v: i18n.money(v, currency)), diff
+    return (lambda v: i18n.num(v, 3)), diff
 
 
 def _metric_name(metric, lang):

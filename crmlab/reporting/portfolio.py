@@ -252,13 +252,13 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
     primary, ltv, profit, cost = [], [], [], []
     for r in res.get("primary") or []:
         value, ci = format_effect(r.get("metric"), r.get("abs_lift"), r.get("ci_low"),
-                                  r.get("ci_high"), currency, L["pp"])
+                                  r.get("ci_high"), currency, L["pp"], lang=lang)
         primary.append({"arm": r.get("arm"), "what": _metric_label(r.get("metric"), lang),
                         "value": value, "ci": ci, "cls": _direction(r.get("ci_low"),
                                                                     r.get("ci_high"))})
     for r in res.get("long_term") or []:
         value, ci = format_effect("ltv", r.get("ltv_lift"), r.get("ltv_ci_low"),
-                                  r.get("ltv_ci_high"), currency, L["pp"])
+                                  r.get("ltv_ci_high"), currency, L["pp"], lang=lang)
         days = to_number(r.get("horizon_days"))
         ltv.append({"arm": r.get("arm"), "what": L["days"].format(d=f"{days:g}") if days else "",
                     "value": value, "ci": ci,

@@ -33,11 +33,8 @@ from crmlab.campaign.narration.labels import (  # noqa: F401  (re-exported)
 from crmlab.campaign.narration import labels
 from crmlab.campaign.narration.texts import TEXT
 
-RATE_METRICS = frozenset({
-    "conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase", "inactive_90",
-    "inactive_180", "churned_90", "churned_180", "reactivated_90", "reactivated_180",
-    "retained_reactivated"})
-MONEY_METRICS = frozenset({"revenue", "aov", "ltv"})
+RATE_METRICS = i18n.RATE_METRICS
+MONEY_METRICS = i18n.MONEY_METRICS
 
 
 def t(key: str, lang: str, **kw) -> str:
