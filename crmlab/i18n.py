@@ -146,13 +146,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "report.guard_note": {
         "en": "The holdout receives no message, so unsubscribes are compared with its zero "
               "rate (known, not estimated: the interval is that of the arm's own rate and "
-              "never goes below zero); the block rate (sends not delivered) is compared with the channel's usual "
-              "rate on other campaigns' sends, and is not judged when the data hold too few "
-              "of them. A guardrail is within its limit when its interval's upper bound is at "
+              "never goes below zero); the block rate (sends not delivered) is compared with "
+              "the channel's usual rate on other campaigns' sends, and is not judged when the "
+              "data hold too few of them. A guardrail is within its limit when its interval's upper bound is at "
               "most the allowance, breached when its lower bound is above it, and otherwise "
               "the data cannot tell yet.",
-        "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고(추정치가 아니라 알려진 "
-              "값이므로 구간은 실험군 자체 비율의 구간이며 0 아래로 내려가지 않습니다), 차단(미도달)률은 같은 "
+        "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고(추정치가 아니라 "
+              "알려진 값이므로 구간은 실험군 자체 비율의 구간이며 0 아래로 내려가지 "
+              "않습니다), 차단(미도달)률은 같은 "
               "채널의 다른 캠페인 발송에서의 평소 비율과 비교합니다. 비교할 발송이 부족하면 "
               "판정하지 않습니다. 구간의 상한이 허용치 이하이면 허용 범위 이내, 하한이 "
               "허용치를 넘으면 위반, 그 밖에는 아직 알 수 없습니다."},
