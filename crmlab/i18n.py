@@ -148,9 +148,9 @@ TEXTS: dict[str, dict[str, str]] = {
               "rate (known, not estimated: the interval is that of the arm's own rate and "
               "never goes below zero); the block rate (sends not delivered) is compared with "
               "the channel's usual rate on other campaigns' sends, and is not judged when the "
-              "data hold too few of them. A guardrail is within its limit when its interval's upper bound is at "
-              "most the allowance, breached when its lower bound is above it, and otherwise "
-              "the data cannot tell yet.",
+              "data hold too few of them. A guardrail is within its limit when its "
+              "interval's upper bound is at most the allowance, breached when its lower bound "
+              "is above it, and otherwise the data cannot tell yet.",
         "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고(추정치가 아니라 "
               "알려진 값이므로 구간은 실험군 자체 비율의 구간이며 0 아래로 내려가지 "
               "않습니다), 차단(미도달)률은 같은 "
