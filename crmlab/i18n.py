@@ -89,12 +89,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "⚠ 탐색적 평가 — {reason}. 장기 관찰 기간이 {days}일로, 확증적 평가에 필요한 "
               "6개월보다 짧습니다."},
     "report.intro": {
-        "en": "{scenario} campaign on {channel}, {start} to {end}. {n:,} customers were assigned at "
+        "en": "{scenario} campaign on {channel}, {period}. {n:,} customers were assigned at "
               "random: {arms}. The holdout (control) received nothing, so every difference "
               "between the arms is caused by the campaign.",
-        "ko": "{channel} 채널의 {scenario} 캠페인({start} ~ {end}). 고객 {n:,}명을 무작위로 "
+        "ko": "{channel} 채널의 {scenario} 캠페인({period}). 고객 {n:,}명을 무작위로 "
               "배정했습니다: {arms}. 대조군은 아무것도 받지 않았으므로 군 간 차이는 모두 "
               "캠페인 효과입니다."},
+    # a campaign's period; a campaign that starts and ends on the same day shows its date
+    "report.period": {"en": "{start} to {end}", "ko": "{start} ~ {end}"},
     "report.h.verdict": {"en": "Verdict", "ko": "결론"},
     "report.h.integrity": {"en": "Can we trust the experiment?", "ko": "실험을 믿을 수 있는가?"},
     "problem.srm": {"en": "the split does not match the plan (SRM p = {p})",
@@ -143,12 +145,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "{arm}: {days}일 내 {metric} {value}, 대조군 {control} — 차이 {lift}({ci})."},
     "report.guard_note": {
         "en": "The holdout receives no message, so unsubscribes are compared with its zero "
-              "rate; the block rate (sends not delivered) is compared with the channel's usual "
-              "rate on other campaigns' sends, and is not judged when the data hold too few "
-              "of them. A guardrail is within its limit when its interval's upper bound is at "
-              "most the allowance, breached when its lower bound is above it, and otherwise "
-              "the data cannot tell yet.",
-        "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고, 차단(미도달)률은 같은 "
+              "rate (known, not estimated: the interval is that of the arm's own rate and "
+              "never goes below zero); the block rate (sends not delivered) is compared with "
+              "the channel's usual rate on other campaigns' sends, and is not judged when the "
+              "data hold too few of them. A guardrail is within its limit when its "
+              "interval's upper bound is at most the allowance, breached when its lower bound "
+              "is above it, and otherwise the data cannot tell yet.",
+        "ko": "대조군은 메시지를 받지 않으므로 수신거부율은 0과 비교하고(추정치가 아니라 "
+              "알려진 값이므로 구간은 실험군 자체 비율의 구간이며 0 아래로 내려가지 "
+              "않습니다), 차단(미도달)률은 같은 "
               "채널의 다른 캠페인 발송에서의 평소 비율과 비교합니다. 비교할 발송이 부족하면 "
               "판정하지 않습니다. 구간의 상한이 허용치 이하이면 허용 범위 이내, 하한이 "
               "허용치를 넘으면 위반, 그 밖에는 아직 알 수 없습니다."},
@@ -173,12 +178,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "다음 타깃: 타깃 고객 1인당 순가치 = 증분 매출의 마진 − 도달 비용. p-값은 "
               "세그먼트 수에 대해 보정했습니다(Benjamini-Hochberg)."},
     "report.quality_intro": {
-        "en": "Rows the data checks flagged (nothing is dropped silently):",
-        "ko": "데이터 점검에서 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
+        "en": "The data checks cover the whole data set — every customer, order and campaign "
+              "it holds, not only this campaign's audience — so their counts are shop-wide; "
+              "the rows this campaign's evaluation left out are its own. Rows flagged "
+              "(nothing is dropped silently):",
+        "ko": "데이터 점검은 이 캠페인 대상 고객만이 아니라 전체 데이터(모든 고객·주문·캠페인)를 "
+              "대상으로 하므로 행 수는 쇼핑몰 전체 기준입니다. 이 캠페인 평가에서 제외한 행은 이 "
+              "캠페인 기준입니다. 표시된 행(어떤 행도 말없이 버리지 않습니다):"},
     "report.notes_intro": {"en": "Notes from the statistics (methods chosen, small groups):",
                            "ko": "통계 계산 참고 사항(선택된 방법, 작은 그룹):"},
-    "report.quality_clean": {"en": "The data checks flagged nothing.",
-                             "ko": "데이터 점검에서 문제가 없었습니다."},
+    "report.quality_clean": {
+        "en": "The data checks, which cover the whole data set (not only this campaign's "
+              "audience), flagged nothing.",
+        "ko": "이 캠페인 대상 고객만이 아니라 전체 데이터를 점검했으며 문제가 없었습니다."},
     "report.footer": {
         "en": "crmlab {version} · commit {commit}{dirty} · data {fingerprint} · seed {seed} · "
               "started {started}",
@@ -218,14 +230,67 @@ def _finite(x) -> bool:
         return False
 
 
+def half_up(x: float, digits: int = 0) -> float:
+    """``x`` rounded to ``digits`` decimals, halves away from zero (``1234.5`` → ``1235``) —
+    the rounding of every amount crmlab shows.
+
+    Examples
+    --------
+    >>> half_up(1234.5), half_up(-0.125, 2), half_up(2.675, 2)
+    (1235.0, -0.13, 2.68)
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits),
+                                                  rounding=ROUND_HALF_UP))
+
+
+#: Metrics that are shares: their differences read in percentage points (so does any metric
+#: whose name ends in ``_rate``).
+RATE_METRICS = frozenset({
+    "conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase", "repurchase_rate",
+    "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
+    "reactivated_180", "retained_reactivated"})
+#: Metrics that are money: their differences read in the currency.
+MONEY_METRICS = frozenset({"revenue", "aov", "ltv", "revenue_per_customer"})
+
+
+def is_share(metric) -> bool:
+    """Whether ``metric`` is a share (its difference reads in percentage points)."""
+    m = str(metric or "").lower()
+    return m in RATE_METRICS or (m.endswith("_rate") and m not in MONEY_METRICS)
+
+
+def difference(metric, x, currency: str = "KRW", lang: str = "en") -> str:
+    """A difference (lift) in ``metric`` as every crmlab page writes it — the campaign
+    report's tables and the portfolio alike: percentage points with one decimal for shares
+    (:func:`pp`), signed money in the currency's symbol form (:func:`money`), else a signed
+    number with three decimals; ``—`` if missing.
+
+    Examples
+    --------
+    >>> difference("conversion", 0.0123), difference("conversion", 0.0123, lang="ko")
+    ('+1.2 pp', '+1.2%p')
+    >>> difference("ltv", -1234.5), difference("orders", 0.0123)
+    ('−₩1,235', '+0.012')
+    """
+    m = str(metric or "").lower()
+    if is_share(m):
+        return pp(x, lang=lang)
+    if m in MONEY_METRICS:
+        return money(x, currency, signed=True)
+    return num(x, 3, signed=True)
+
+
 def money(x, currency: str = "KRW", signed: bool = False, lang: str = "en") -> str:
-    """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing.
-    In Korean, won read as a Korean reader writes them (:func:`won`: ``5,740만 원``).
+    """Format an amount of money: ``₩1,234`` (KRW has no decimals), ``$12.50``; ``—`` if missing;
+    rounded half up (:func:`half_up`). In Korean, won read as a Korean reader writes them
+    (:func:`won`: ``5,740만 원``).
 
     Examples
     --------
     >>> money(-1234.5, "KRW"), money(1234.5, "KRW", signed=True), money(3.5, "USD")
-    ('−₩1,234', '+₩1,234', '$3.50')
+    ('−₩1,235', '+₩1,235', '$3.50')
     """
     if not _finite(x):
         return "—"
@@ -233,8 +298,8 @@ def money(x, currency: str = "KRW", signed: bool = False, lang: str = "en") -> s
         return won(x, signed)
     symbol, dec = CURRENCIES.get(str(currency).upper(), (f"{currency} ", 2))
     x = float(x)
-    body = f"{symbol}{abs(x):,.{dec}f}"
-    if round(abs(x), dec) == 0:
+    body = f"{symbol}{half_up(abs(x), dec):,.{dec}f}"
+    if half_up(abs(x), dec) == 0:
         return body
     if x < 0:
         return "−" + body
@@ -436,14 +501,14 @@ def won(x, signed: bool = False) -> str:
     v = float(x)
     a = abs(v)
     if a >= 1e8:
-        man = int(round(a / 1e4))
+        man = int(half_up(a / 1e4))
         eok, rest = divmod(man, 10_000)
         body = f"{eok:,}억" + (f" {rest:,}만 원" if rest else " 원")
     elif a >= 1e6:
-        body = f"{int(round(a / 1e4)):,}만 원"
+        body = f"{int(half_up(a / 1e4)):,}만 원"
     else:
-        body = f"{a:,.0f}원"
-    if round(a) == 0:
+        body = f"{half_up(a):,.0f}원"
+    if half_up(a) == 0:
         return body
     if v < 0:
         return "−" + body

@@ -333,6 +333,35 @@ def test_rule_iterate_when_primary_works_but_money_does_not():
     assert decide(p_profit=0.6, rule={"require_positive_roi": False}).decision == "ship"
 
 
+def test_iterate_headline_names_the_requirements_that_fail():
+    v = decide(p_profit=0.6)
+    assert v.unmet == [dict(requirement="profit", min_p=0.9)]
+    assert v.headline == "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet."
+    assert v.to_dict()["unmet_requirements"] == [dict(requirement="profit", min_p=0.9)]
+    v = decide(breach="unclear")
+    assert [u["requirement"] for u in v.unmet] == ["guardrail"]
+    assert v.unmet[0]["metric"] == "unsubscribe_rate"      # the unjudged block rate is not named
+    assert v.headline.endswith("but the increase in unsubscribe rate cannot be shown within its "
+                               "allowance.")
+    v = decide(p_profit=0.6, p_ltv=0.5, breach="unclear", rule={"min_ltv_lift": 500})
+    assert [u["requirement"] for u in v.unmet] == ["profit", "ltv", "guardrail"]
+    assert v.headline == (
+        "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet, a gain of at least "
+        "₩500 in revenue per customer over 183 days cannot be shown yet and the increase in "
+        "unsubscribe rate cannot be shown within its allowance.")
+    head, _ = narration.verdict_texts(v, "ko", "KRW")
+    assert head == ("결론: 개선 후 재실험. 구매 전환율은 올랐지만 이익이 나는지, 183일간 고객당 "
+                    "매출이 500원 이상 늘었는지, 수신거부율 증가가 허용치 이내인지는 아직 알 수 "
+                    "없습니다.")
+    # the decision's flags, not its sentences: other decisions keep their headline, no unmet
+    for kw, dec in ((dict(), "ship"), (dict(breach="clear"), "stop"),
+                    (dict(primary=(0.004, -0.003, 0.011)), "inconclusive")):
+        v = decide(**kw)
+        assert v.decision == dec and v.unmet == []
+        assert v.per_arm[["meets_primary", "meets_profit", "meets_ltv",
+                          "meets_guardrails"]].all(axis=1).iloc[0] == (dec == "ship")
+
+
 def test_rule_stop_on_harm_or_breach():
     assert decide(breach="clear").decision == "stop"
     assert decide(breach="clear", rule={"require_guardrails": False}).decision == "ship"
@@ -500,3 +529,27 @@ def test_consent_counts_are_judged_at_send_time(small_shop, small_shop_dir, cid)
     assert res0["consent_basis"] == "current_flags"
     assert res0["sends_without_consent"] >= res["sends_without_consent"]
     assert any("today's consent flags" in narration.note_text(n, "en") for n in ev0.notes)
+
+
+def test_unsubscribe_interval_against_an_unsent_holdout_and_its_state(tmp_path):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from crmlab.campaign.guardrails import state
+
+    # a small holdout (about 75 customers) that receives nothing, so cannot unsubscribe
+    data = crmlab.load(write_shop(tmp_path / "z", n=1500, seed=5, holdout=0.05, unsub_p=0.004))
+    e = evaluate(data, spec(segments=[]))
+    g = e.guardrails.set_index("metric").loc["unsubscribe_rate"]
+    assert g["control_value"] == 0 and g["zero_by_design"]
+    x, n = round(g["value"] * g["n"]), int(g["n"])
+    lo, hi = proportion_confint(x, n, alpha=e.arm_alpha, method="wilson")
+    assert g["ci_low"] >= 0 and g["ci_low"] == pytest.approx(lo, abs=1e-10)
+    assert g["ci_high"] == pytest.approx(hi, abs=1e-10)
+    # the state is the displayed interval's, and the decision's bound is the same interval's
+    assert (g["state"], g["breached"]) == state(g["ci_low"], g["ci_high"], g["threshold"])
+    alpha_d = 2 * (1 - 0.9)                 # the default min_p_profitable, one treatment arm
+    _, up = proportion_confint(x, n, alpha=alpha_d, method="wilson")
+    assert g["decision_upper"] == pytest.approx(up, abs=1e-10)
+    rec = e.to_results({})["guardrails"]
+    assert [r["zero_by_design"] for r in rec if r["metric"] == "unsubscribe_rate"] == [True]
+    assert (e.fatigue["unsubscribe_ci_low"].dropna() >= 0).all()

@@ -95,3 +95,75 @@ def test_fatigue_reaches_the_evaluation_and_the_report(small_shop):
     assert ev.fatigue.loc[ev.fatigue["arm"] == arm, "n"].sum() <= n_arm
     t = report.fatigue_table(ev)
     assert len(t) == len(ev.fatigue) and "Sends in the 30 days before" in t.columns
+
+
+def _two_arms(x_t, n_t, x_c, n_c, sent_c=0):
+    arm = ["t"] * n_t + ["control"] * n_c
+    y = [1] * x_t + [0] * (n_t - x_t) + [1] * x_c + [0] * (n_c - x_c)
+    return pd.DataFrame({"arm": arm, "unsubscribed": y,
+                         "sent": [1] * n_t + [sent_c] * n_c, "blocked": 0})
+
+
+@pytest.mark.parametrize("x_t, n_t, x_c, n_c, alpha", [
+    (56, 70, 48, 80, 0.05), (3, 404, 0, 42, 0.025), (1, 23, 0, 320, 0.05),
+    (29, 444, 5, 442, 0.0125), (0, 60, 0, 56, 0.05), (12, 1200, 30, 900, 0.2)])
+def test_rate_difference_is_newcombe_as_in_statsmodels(x_t, n_t, x_c, n_c, alpha):
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    r = _stats.proportion_rows(_two_arms(x_t, n_t, x_c, n_c), "unsubscribed", "control",
+                               ["t"], alpha)[0]
+    lo, hi = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="newcomb", compare="diff",
+                                        alpha=alpha)
+    assert r["ci_low"] == pytest.approx(lo, abs=1e-10)
+    assert r["ci_high"] == pytest.approx(hi, abs=1e-10)
+    assert not r["zero_by_design"]
+
+
+@pytest.mark.parametrize("x_t, n_t, n_c, alpha", [
+    (0, 404, 42, 0.05), (3, 119, 23, 0.05), (21, 320, 50, 0.025), (1, 60, 56, 0.0125)])
+def test_a_holdout_zero_by_design_never_puts_the_interval_below_zero(x_t, n_t, n_c, alpha):
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    df = _two_arms(x_t, n_t, 0, n_c)
+    # estimated, the holdout's zero carries its own Wilson upper bound: Newcombe's lower bound
+    # then lies below zero, a difference no arm of this design can have
+    plain = _stats.proportion_rows(df, "unsubscribed", "control", ["t"], alpha)[0]
+    assert plain["ci_low"] < 0
+    r = _stats.proportion_rows(df, "unsubscribed", "control", ["t"], alpha,
+                               control_zero_by_design=True)[0]
+    # known, the holdout's interval collapses onto zero: Newcombe = the arm's Wilson interval
+    lo, hi = proportion_confint(x_t, n_t, alpha=alpha, method="wilson")
+    assert r["ci_low"] == pytest.approx(lo, abs=1e-10) and r["ci_low"] >= 0
+    assert r["ci_high"] == pytest.approx(hi, abs=1e-10)
+    assert r["zero_by_design"] and "zero by design" in r["method"]
+    assert r["abs_lift"] == pytest.approx(x_t / n_t) and r["p_value"] == plain["p_value"]
+    # a holdout with events is not zero by design, whatever the caller says
+    df = _two_arms(x_t, n_t, 2, n_c)
+    r = _stats.proportion_rows(df, "unsubscribed", "control", ["t"], alpha,
+                               control_zero_by_design=True)[0]
+    lo, hi = confint_proportions_2indep(x_t, n_t, 2, n_c, method="newcomb", compare="diff",
+                                        alpha=alpha)
+    assert not r["zero_by_design"] and r["ci_low"] == pytest.approx(lo, abs=1e-10)
+
+
+def test_fatigue_effects_against_an_unsent_holdout_stay_at_or_above_zero():
+    table = pd.concat([_two_arms(2, 300, 0, 40).assign(level="0"),
+                       _two_arms(0, 80, 0, 35).assign(level="4+")], ignore_index=True)
+    f = fatigue_effects(table, table["level"], "control", ["t"], 0.05)
+    assert (f["unsubscribe_ci_low"] >= 0).all()
+    assert f.set_index("fatigue").loc["0", "unsubscribe_ci_high"] > 2 / 300
+
+
+def test_guardrails_unmet_names_what_keeps_guardrails_allow_from_holding():
+    from crmlab.campaign.decision import guardrails_allow, guardrails_unmet
+
+    g = pd.DataFrame([
+        dict(metric="unsubscribe_rate", state="not settled", ci_high=0.02, decision_upper=0.012,
+             threshold=0.01),
+        dict(metric="block_rate", state="not judged", ci_high=np.nan, decision_upper=np.nan,
+             threshold=0.05)])
+    assert not guardrails_allow(g) and guardrails_unmet(g) == ["unsubscribe_rate"]
+    g.loc[0, "decision_upper"] = 0.009
+    assert guardrails_allow(g) and guardrails_unmet(g) == []
+    g.loc[1, ["state", "ci_high", "decision_upper"]] = ["breached", 0.2, 0.19]
+    assert not guardrails_allow(g) and guardrails_unmet(g) == ["block_rate"]

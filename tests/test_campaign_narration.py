@@ -7,6 +7,7 @@ import re
 import string
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from crmlab import i18n
@@ -218,3 +219,42 @@ def test_the_check_finds_an_english_label_and_the_labels_reach_every_table(korea
     english = dataclasses.replace(ev, spec={**ev.spec, "arm_labels": {
         "reminder": "Reminder", "reminder_coupon": "Reminder + coupon"}})
     assert any("coupon" in words for _, words, _ in _english_in_report(english))
+
+
+def test_data_quality_says_its_checks_cover_the_whole_data_set(korean_reports):
+    import dataclasses
+
+    from crmlab.campaign import report
+
+    ev = dataclasses.replace(
+        korean_reports["cart_reminder"],
+        data_quality=pd.DataFrame({"table": ["orders"], "check": ["duplicate_key"], "rows": [12],
+                                   "action": ["dropped"]}),
+        exclusions=pd.DataFrame({"code": ["horizon_partial"], "days": [183.0], "rows": [40]}))
+    for lang, whole, own, not_only in (
+            ("en", "whole data set", "this campaign", "not only this campaign's audience"),
+            ("ko", "전체 데이터", "이 캠페인", "이 캠페인 대상 고객만이 아니라")):
+        e = dataclasses.replace(ev, lang=lang)
+        assert whole in report.data_quality(e) and not_only in report.data_quality(e)
+        t = report.data_quality_table(e)
+        scope = t.iloc[:, 3].tolist()
+        assert scope == [whole, own], t
+        clean = dataclasses.replace(e, data_quality=e.data_quality.iloc[:0],
+                                    exclusions=e.exclusions.iloc[:0])
+        assert whole in report.data_quality(clean)
+
+
+def test_a_one_day_campaign_shows_one_date(korean_reports):
+    import dataclasses
+
+    from crmlab.campaign import report
+
+    ev = korean_reports["cart_reminder"]
+    day = dataclasses.replace(ev.campaign, start_ts=pd.Timestamp("2026-05-03 09:00"),
+                              end_ts=pd.Timestamp("2026-05-03 21:00"))
+    week = dataclasses.replace(day, end_ts=pd.Timestamp("2026-05-09 21:00"))
+    for lang in ("en", "ko"):
+        head = report.header(dataclasses.replace(ev, campaign=day, lang=lang))
+        assert head.count("2026-05-03") == 1 and "~" not in head.split("2026-05-03")[1][:4]
+        head = report.header(dataclasses.replace(ev, campaign=week, lang=lang))
+        assert {"en": "2026-05-03 to 2026-05-09", "ko": "2026-05-03 ~ 2026-05-09"}[lang] in head

@@ -94,7 +94,10 @@ def test_profit_cost_guardrail_states_and_compliance_when_present(tmp_path):
             '[<span class="nb">−₩900,000</span>, <span class="nb">+₩15,000</span>]</div>'
             '<div class="note">chance it pays 7%</div>') in block
     assert "ROI −50%" in block
-    assert "₩80,000" in block and "10,000 sends · sending ₩50,000 · coupons ₩30,000" in block
+    # amounts in running text are kept on one line (crmlab.reporting.nowrap)
+    assert ('10,000 sends · sending <span class="crmlab-nowrap">₩50,000</span> · coupons '
+            '<span class="crmlab-nowrap">₩30,000</span>') in block
+    assert "₩80,000" in block
     states = re.findall(r'<span class="badge ([a-z-]+)">([a-z ]+)</span> ([a-z ]+)', block)
     assert states == [("breached", "breached", "unsubscribe rate"),
                       ("not-settled", "not settled", "complaint_rate".replace("_", " ")),
@@ -144,7 +147,7 @@ def test_korean_page_uses_the_report_vocabulary(tmp_path):
     block = campaign_block(html, "ko_page")
     assert f'<span class="badge verdict iterate">{i18n.t("decision.iterate", "ko")}</span>' in block
     for text in (i18n.t("metric.conversion", "ko"), i18n.t("metric.unsubscribe_rate", "ko"),
-                 "183일", "+1.20%p", "휴면 고객 재활성화", "문자(SMS)", "위반", "판단 제외",
+                 "183일", "+1.2%p", "휴면 고객 재활성화", "문자(SMS)", "위반", "판단 제외",
                  "동의 없는 발송 없음", "대조군 2,000"):
         assert text in block, text
     assert "(ship)" not in html and "unsubscribe" not in block
@@ -186,3 +189,25 @@ def test_arm_labels_of_the_report_language_replace_arm_ids(tmp_path):
     en = campaign_block(portfolio.build_index(tmp_path, lang="en").read_text(encoding="utf-8"),
                         "ko_run")
     assert "문자 발송" not in en and "sms_coupon" in en
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_a_lift_reads_the_same_on_the_portfolio_and_in_the_report(tmp_path, lang):
+    from crmlab.campaign.report import _fmt_for
+
+    res = base_results("same", report_lang=lang)
+    res["primary"] = [{"arm": "sms", "metric": "conversion", "abs_lift": 0.01234,
+                       "ci_low": 0.00449, "ci_high": 0.02051}]
+    res["long_term"] = [{"arm": "sms", "horizon_days": 183, "ltv_lift": 1234.5,
+                         "ltv_ci_low": -200.5, "ltv_ci_high": 2600.0}]
+    write(tmp_path, res)
+    block = campaign_block(portfolio.build_index(tmp_path).read_text(encoding="utf-8"), "same")
+    conv, ltv = _fmt_for("conversion", "KRW", lang)[1], _fmt_for("ltv", "KRW", lang)[1]
+    assert (conv(0.01234), conv(0.00449), conv(0.02051)) == (
+        {"en": ("+1.2 pp", "+0.4 pp", "+2.1 pp"), "ko": ("+1.2%p", "+0.4%p", "+2.1%p")}[lang])
+    assert (ltv(1234.5), ltv(-200.5)) == ("+₩1,235", "−₩201")
+    assert f'<div class="value">{conv(0.01234)}</div>' in block
+    assert (f'[<span class="nb">{conv(0.00449)}</span>, <span class="nb">{conv(0.02051)}'
+            f'</span>]') in block
+    assert f'<div class="value">{ltv(1234.5)}</div>' in block
+    assert f'<span class="nb">{ltv(-200.5)}</span>' in block

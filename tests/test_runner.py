@@ -244,8 +244,8 @@ def test_index_lists_every_campaign_with_status(batch):
     assert "윈백 쿠폰 A" in html                                       # title from the spec
     nb = lambda x: f'<span class="nb">{x}</span>'  # noqa: E731 - one bound of an interval
     assert ('<div class="effect sig-up"><div class="arm">conversion</div>'
-            '<div class="value">+2.00 pp</div>'
-            f'<div class="ci">[{nb("+0.50")}, {nb("+3.50")}]</div>') in html   # primary, CI
+            '<div class="value">+2.0 pp</div>'
+            f'<div class="ci">[{nb("+0.5 pp")}, {nb("+3.5 pp")}]</div>') in html   # primary, CI
     assert ('<div class="effect sig-unclear"><div class="arm">200-day</div>'
             '<div class="value">+₩1,235</div>'
             f'<div class="ci">[{nb("−₩200")}, {nb("+₩2,600")}]</div>') in html  # KRW half-up

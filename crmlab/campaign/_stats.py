@@ -33,10 +33,25 @@ def _row(f: pd.Series, metric: str, arm, control_n: int, **extra) -> dict:
     return out
 
 
+ZERO_BY_DESIGN = ("Wilson score CI of the arm's rate: the holdout's rate is zero by design "
+                  "(it receives no message), so the difference is the arm's rate")
+
+
 def proportion_rows(df: pd.DataFrame, outcome: str, control: str, treatments: list[str],
-                    alpha: float, metric: str | None = None) -> list[dict]:
+                    alpha: float, metric: str | None = None,
+                    control_zero_by_design: bool = False) -> list[dict]:
     """Difference in proportions, each treatment vs control (:func:`crmlab.abtest.proportions`:
-    Newcombe CI; z-test, or Fisher's exact test for small counts)."""
+    Newcombe CI; z-test, or Fisher's exact test for small counts).
+
+    ``control_zero_by_design``: the control's rate cannot be anything but zero (a holdout that
+    receives no message cannot unsubscribe from it). When the control indeed has no event, its
+    rate is known rather than estimated, and the interval of the difference is the Wilson score
+    interval of the arm's rate — Newcombe's hybrid interval with the control's interval
+    collapsed onto its known zero — so it never extends below zero, the least the difference
+    can be (``zero_by_design`` is set on the row; the test and p-value stay those of the two
+    arms' counts). A control with events is compared as usual."""
+    from crmlab.abtest.proportions import wilson_interval
+
     metric = metric or outcome
     d = df[["arm", outcome]].dropna()
     rows = []
@@ -47,7 +62,13 @@ def proportion_rows(df: pd.DataFrame, outcome: str, control: str, treatments: li
             continue
         f = proportions(sub.assign(**{outcome: sub[outcome].astype(int)}), "arm", outcome,
                         control=control, alpha=alpha, metric=metric).to_frame().iloc[0]
-        rows.append(_row(f, metric, arm, nc))
+        zero = bool(control_zero_by_design and int(f["control_conversions"]) == 0)
+        if zero:
+            lo, hi = wilson_interval(int(f["conversions"]), int(f["n"]), alpha)
+            f = f.copy()
+            f["ci_low"], f["ci_high"] = float(lo), float(hi)
+            f["method"] = f"{f['method'].split(';')[0]}; {ZERO_BY_DESIGN}"
+        rows.append(_row(f, metric, arm, nc, zero_by_design=zero))
     return rows
 
 

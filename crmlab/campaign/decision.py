@@ -114,11 +114,43 @@ def guardrails_allow(g: pd.DataFrame) -> bool:
     return bool((upper.astype(float) <= judged["threshold"].astype(float)).all())
 
 
+def guardrails_unmet(g: pd.DataFrame) -> list[str]:
+    """The guardrail metrics that keep :func:`guardrails_allow` from holding: breached, or
+    judged with their decision bound above the allowance (in the rows' order, once each)."""
+    out = []
+    for _, r in g.iterrows():
+        if r["state"] == NOT_JUDGED:
+            continue
+        upper = r["decision_upper"] if "decision_upper" in r.index else r["ci_high"]
+        if r["state"] == BREACHED or not float(upper) <= float(r["threshold"]):
+            if r["metric"] not in out:
+                out.append(str(r["metric"]))
+    return out
+
+
+#: the requirements of a ship, in the order the verdict names the ones that fail
+REQUIREMENTS = ("primary", "profit", "ltv", "guardrails")
+
+
+def requirements(rule: dict, primary_dir: str, p_ltv: float, p_profitable: float,
+                 guards_allow: bool) -> dict[str, bool]:
+    """Whether each requirement of a ship holds (a requirement the rule does not ask for
+    holds): ``primary`` (interval above zero), ``profit`` (``p_profitable >=
+    min_p_profitable``), ``ltv`` (``P(LTV lift >= min_ltv_lift) >= min_p_profitable``) and
+    ``guardrails`` (:func:`guardrails_allow`)."""
+    min_p = rule["min_p_profitable"]
+    return dict(
+        primary=primary_dir == "up" or not rule["require_primary_significant"],
+        profit=bool(np.isfinite(p_profitable) and p_profitable >= min_p)
+        or not rule["require_positive_roi"],
+        ltv=bool(np.isfinite(p_ltv) and p_ltv >= min_p),
+        guardrails=bool(guards_allow) or not rule["require_guardrails"])
+
+
 def arm_decision(rule: dict, primary_dir: str, ltv_dir: str, p_ltv: float, profit_dir: str,
                  p_profitable: float, guard_states: list[str],
                  guards_allow: bool | None = None) -> str:
     """One arm's decision from the states of its evidence (see the module docstring)."""
-    min_p = rule["min_p_profitable"]
     breached = BREACHED in guard_states
     unsettled = NOT_SETTLED in guard_states
     if guards_allow is None:
@@ -126,12 +158,7 @@ def arm_decision(rule: dict, primary_dir: str, ltv_dir: str, p_ltv: float, profi
     harm = primary_dir == "down" or ltv_dir == "down" or (rule["require_guardrails"] and breached)
     if harm or (profit_dir == "down" and primary_dir != "up"):
         return "stop"
-    primary_ok = primary_dir == "up" or not rule["require_primary_significant"]
-    ltv_ok = bool(np.isfinite(p_ltv) and p_ltv >= min_p)
-    pays = bool(np.isfinite(p_profitable) and p_profitable >= min_p) \
-        or not rule["require_positive_roi"]
-    guards_ok = guards_allow or not rule["require_guardrails"]
-    if primary_ok and ltv_ok and pays and guards_ok:
+    if all(requirements(rule, primary_dir, p_ltv, p_profitable, guards_allow).values()):
         return "ship"
     if primary_dir == "up":
         return "iterate"

@@ -387,7 +387,7 @@ class CampaignEvaluation:
                 "ltv_covariates"]),
             "guardrails": _records(self.guardrails, [
                 "arm", "metric", "value", "control_value", "abs_lift", "ci_low", "ci_high",
-                "threshold", "breached", "state", "why"]),
+                "threshold", "breached", "state", "why", "zero_by_design"]),
             "economics": _records(self.economics, [
                 "arm", "sends", "send_cost", "coupon_cost", "total_cost", "incremental_cost",
                 "incremental_conversions", "incremental_revenue", "incremental_revenue_ci_low",
@@ -625,21 +625,26 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
     # the decision asks each guardrail to be within its allowance with the confidence it asks
     # of the profit (min_p_profitable, one-sided): the upper bound at that level
     decision_alpha = 2 * (1 - s.rule["min_p_profitable"]) / k
+    holdout_unsent = int(table.loc[table["arm"] == CONTROL, "sent"].sum()) == 0
     for g, thr in s.guardrails.items():
         col = GUARDRAIL_COLUMNS.get(g)
         if col is None:
             raise ValueError(f"guardrail {g!r}: unknown; allowed: {sorted(GUARDRAIL_COLUMNS)}")
         why = None
-        if g == "block_rate" and int(table.loc[table["arm"] == CONTROL, "sent"].sum()) == 0:
+        # a holdout that receives no message cannot unsubscribe from it: its rate is zero by
+        # design, and the displayed interval and the decision's bound both use that
+        zero = holdout_unsent and g == "unsubscribe_rate"
+        if g == "block_rate" and holdout_unsent:
             rows, note = _block_rate_rows(data, info, table, treatments, arm_alpha, obs_end)
             d_rows, _ = _block_rate_rows(data, info, table, treatments, decision_alpha, obs_end)
             if note:
                 notes.append(note)
                 why = "no_channel_baseline"
         else:
-            rows = _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g)
+            rows = _stats.proportion_rows(table, col, CONTROL, treatments, arm_alpha, metric=g,
+                                          control_zero_by_design=zero)
             d_rows = _stats.proportion_rows(table, col, CONTROL, treatments, decision_alpha,
-                                            metric=g)
+                                            metric=g, control_zero_by_design=zero)
             for r in rows:
                 r["baseline"] = "control"
         upper = {r["arm"]: r["ci_high"] for r in d_rows}
@@ -648,7 +653,7 @@ def _evaluate(data, spec, *, lang: str | None, n_boot: int) -> CampaignEvaluatio
         guard_.apply_states(rows, thr, why)
         g_rows += rows
     guardrails = _frame(g_rows, ["control_n", "threshold", "breached", "state", "why",
-                                 "decision_upper", "baseline"])
+                                 "decision_upper", "baseline", "zero_by_design"])
     funnel = _funnel(table, arms)
     fatigue = guard_.fatigue_effects(
         table, guard_.fatigue_levels(guard_.prior_sends(data.assignments, s.campaign_id, table)), CONTROL,
@@ -730,7 +735,7 @@ def _block_rate_rows(data, info: CampaignInfo, table, treatments, alpha, obs_end
         row = dict(metric="block_rate", arm=arm, n=n, control_n=base_n,
                    value=x / n if n else np.nan, control_value=np.nan, abs_lift=np.nan,
                    rel_lift=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
-                   method="share of sends not delivered", baseline="none")
+                   method="share of sends not delivered", baseline="none", zero_by_design=False)
         if n and base_n >= MIN_BASELINE_SENDS:
             from crmlab.abtest import proportions_from_counts
             f = proportions_from_counts({"channel": base_x, arm: x}, {"channel": base_n, arm: n},

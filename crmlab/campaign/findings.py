@@ -31,10 +31,18 @@ class Verdict:
     per_arm: pd.DataFrame
     headline: str = ""
     reasons: list[str] = field(default_factory=list)
+    #: for an ``iterate``: the requirements of a ship that its arms do not meet, in
+    #: :data:`crmlab.campaign.decision.REQUIREMENTS` order — ``{"requirement": "profit"}``,
+    #: ``{"requirement": "ltv", "days": .., "min_ltv_lift": ..}``, ``{"requirement":
+    #: "guardrail", "metric": "unsubscribe_rate"}``, ``{"requirement": "primary", "metric": ..}``
+    unmet: list[dict] = field(default_factory=list)
+    #: the primary metric (the headline of an ``iterate`` names it)
+    primary_metric: str | None = None
 
     def to_dict(self) -> dict:
         return {"decision": self.decision, "arm": self.arm, "headline": self.headline,
-                "reasons": list(self.reasons), "findings": [dict(f) for f in self.findings]}
+                "reasons": list(self.reasons), "findings": [dict(f) for f in self.findings],
+                "unmet_requirements": [dict(u) for u in self.unmet]}
 
 
 def _f(v) -> float:
@@ -157,6 +165,8 @@ def build_verdict(s, integrity, primary, long_term, guardrails, economics, treat
         guard_ok = decision.guardrails_allow(g)
         d = decision.arm_decision(rule, p_dir, l_dir, l_["p_ltv_above_min"], f_dir,
                                   e["p_profitable"], states, guard_ok)
+        meets = decision.requirements(rule, p_dir, l_["p_ltv_above_min"], e["p_profitable"],
+                                      guard_ok)
         by_arm[a] = arm_findings(
             a, metric=s.primary, primary=p, p_alpha=p_alpha, alpha=arm_alpha, settle=settle,
             lt=l_, econ=e, guards=g, horizon_days=s.horizon_days,
@@ -167,6 +177,8 @@ def build_verdict(s, integrity, primary, long_term, guardrails, economics, treat
             p_profitable=e["p_profitable"], p_ltv_above_min=l_["p_ltv_above_min"],
             guardrails=",".join(f"{m}:{st}" for m, st in zip(g["metric"], g["state"])),
             guardrails_allow=guard_ok,
+            **{f"meets_{k}": v for k, v in meets.items()},
+            guardrails_unmet=",".join(decision.guardrails_unmet(g)) if len(g) else "",
             primary_significant=p_dir == "up", primary_harm=p_dir == "down",
             ltv_harm=l_dir == "down", guardrail_harm=guard_.BREACHED in states,
             incremental_profit=e["incremental_profit"],
@@ -187,4 +199,35 @@ def build_verdict(s, integrity, primary, long_term, guardrails, economics, treat
             order = sorted(treatments, key=lambda x: own.get(x) != dec)
     for x in order:
         found += decisive_first(by_arm[x], dec)
-    return Verdict(decision=dec, arm=arm, findings=found + common, per_arm=per)
+    unmet = unmet_requirements(per, dec, s) if not integrity["srm_flag"] else []
+    return Verdict(decision=dec, arm=arm, findings=found + common, per_arm=per, unmet=unmet,
+                   primary_metric=s.primary)
+
+
+def unmet_requirements(per: pd.DataFrame, dec: str, s) -> list[dict]:
+    """The requirements of a ship that the arms deciding an ``iterate`` do not meet (their
+    ``meets_*`` flags; guardrails by metric), each once, in
+    :data:`crmlab.campaign.decision.REQUIREMENTS` order; empty for other decisions."""
+    if dec != "iterate" or not len(per):
+        return []
+    arms = per[per["decision"] == "iterate"]
+    out = []
+    for req in decision.REQUIREMENTS:
+        failing = arms[~arms[f"meets_{req}"].astype(bool)]
+        if not len(failing):
+            continue
+        if req == "primary":
+            out.append(dict(requirement="primary", metric=s.primary))
+        elif req == "ltv":
+            out.append(dict(requirement="ltv", days=float(s.horizon_days),
+                            min_ltv_lift=float(s.rule["min_ltv_lift"])))
+        elif req == "profit":
+            out.append(dict(requirement="profit",
+                            min_p=float(s.rule["min_p_profitable"])))
+        else:
+            metrics = []
+            for names in failing["guardrails_unmet"]:
+                metrics += [m for m in str(names).split(",") if m and m not in metrics]
+            out += [dict(requirement="guardrail", metric=m) for m in metrics] \
+                or [dict(requirement="guardrail", metric=None)]
+    return out

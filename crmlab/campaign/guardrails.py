@@ -71,7 +71,9 @@ def fatigue_levels(sends: pd.Series) -> pd.Series:
 def fatigue_effects(table: pd.DataFrame, levels: pd.Series, control: str, treatments,
                     alpha: float, min_arm: int = 30) -> pd.DataFrame:
     """Unsubscribe and block rates by fatigue level and arm: the unsubscribe effect against the
-    holdout of the same level (difference of proportions), the block rate among the arm's sends
+    holdout of the same level (difference of proportions; when that holdout received no message
+    its rate is zero by design and the interval is the arm's rate's, never below zero,
+    :func:`crmlab.campaign._stats.proportion_rows`), the block rate among the arm's sends
     (cells with fewer than ``min_arm`` customers in an arm are left out)."""
     from crmlab.campaign import _stats
 
@@ -83,7 +85,8 @@ def fatigue_effects(table: pd.DataFrame, levels: pd.Series, control: str, treatm
             if len(ga) < min_arm or len(gc) < min_arm:
                 continue
             r = _stats.proportion_rows(pd.concat([ga, gc]), "unsubscribed", control, [a], alpha,
-                                       metric="unsubscribe_rate")
+                                       metric="unsubscribe_rate",
+                                       control_zero_by_design=int(gc["sent"].sum()) == 0)
             sent = ga[ga["sent"] == 1]
             rows.append(dict(fatigue=level, arm=a, n=len(ga), control_n=len(gc),
                              unsubscribe_rate=ga["unsubscribed"].mean(),

@@ -53,6 +53,7 @@ _COLS = {
     "rec": {"en": "Recommendation", "ko": "권고"},
     "table": {"en": "Table", "ko": "테이블"}, "check": {"en": "Check", "ko": "점검"},
     "rows": {"en": "Rows", "ko": "행 수"}, "action": {"en": "Action", "ko": "조치"},
+    "scope": {"en": "Counted over", "ko": "집계 범위"},
     "step": {"en": "Step", "ko": "단계"}, "customers": {"en": "Customers", "ko": "고객 수"},
     "covariate": {"en": "Pre-period covariate", "ko": "사전 기간 변수"},
     "smd": {"en": "Standardised difference", "ko": "표준화 차이"},
@@ -104,13 +105,15 @@ def _level(ev: CampaignEvaluation, primary: bool = False) -> str:
 
 
 def _fmt_for(metric: str, currency: str, lang: str = "en"):
-    if metric in ("conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase",
-                  "inactive_90", "inactive_180", "churned_90", "churned_180", "reactivated_90",
-                  "reactivated_180", "retained_reactivated"):
-        return (lambda v: i18n.pct(v, 2)), (lambda v: i18n.pp(v, lang=lang))
-    if metric in ("revenue", "aov", "ltv"):
-        return (lambda v: i18n.money(v, currency)), (lambda v: i18n.money(v, currency, True))
-    return (lambda v: i18n.num(v, 3)), (lambda v: i18n.num(v, 3, True))
+    """(value formatter, difference formatter) of ``metric``; differences are written by
+    :func:`crmlab.i18n.difference`, as on the portfolio."""
+    def diff(v):
+        return i18n.difference(metric, v, currency, lang)
+    if i18n.is_share(metric):
+        return (lambda v: i18n.pct(v, 2)), diff
+    if metric in i18n.MONEY_METRICS:
+        return (lambda v: i18n.money(v, currency)), diff
+    return (lambda v: i18n.num(v, 3)), diff
 
 
 def _metric_name(metric, lang):
@@ -147,10 +150,17 @@ def header(ev: CampaignEvaluation) -> str:
     lines.append(i18n.t("report.intro", lang,
                         scenario=_md(_SCENARIO.get(c.scenario, {}).get(lang, c.scenario)),
                         channel=_md(narration.labels.channel_label(c.channel, lang)),
-                        start=pd.Timestamp(c.start_ts).date().isoformat(),
-                        end=pd.Timestamp(c.end_ts).date().isoformat(),
+                        period=period_text(c.start_ts, c.end_ts, lang),
                         n=int(ev.audience["n"].sum()), arms=arms))
     return "\n\n".join(lines)
+
+
+def period_text(start, end, lang: str) -> str:
+    """A campaign's period by date: ``2026-05-01 to 2026-05-07`` (``~`` in Korean), or the
+    single date of a campaign that starts and ends on the same day (or has no end)."""
+    s = pd.Timestamp(start).date().isoformat()
+    e = pd.Timestamp(end).date().isoformat() if end is not None and not pd.isna(end) else s
+    return s if e == s else i18n.t("report.period", lang, start=s, end=e)
 
 
 def verdict(ev: CampaignEvaluation) -> str:
@@ -466,6 +476,8 @@ def data_quality(ev: CampaignEvaluation) -> str:
 
 
 def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
+    """The loader's checks (counted over the whole data set, not only the campaign's audience)
+    and the rows this campaign's evaluation left out, each row saying which it is."""
     lang = ev.lang
     q = ev.data_quality
     q = q[q["rows"].fillna(0) > 0] if len(q) else q
@@ -473,6 +485,7 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
                                           for x in q["table"]],
                       _c("check", lang): [narration.check_label(x, lang) for x in q["check"]],
                       _c("rows", lang): [f"{int(v):,}" for v in q["rows"]],
+                      _c("scope", lang): narration.t("scope.data", lang),
                       _c("action", lang): [narration.labels.action_label(x, lang)
                                            for x in q["action"]]})
     if len(ev.exclusions):
@@ -481,6 +494,7 @@ def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
             _c("check", lang): [narration.exclusion_text(c, d, lang) for c, d in
                                 zip(ev.exclusions["code"], ev.exclusions["days"])],
             _c("rows", lang): [f"{int(v):,}" for v in ev.exclusions["rows"]],
+            _c("scope", lang): narration.t("scope.campaign", lang),
             _c("action", lang): narration.t("excl.action", lang)})],
             ignore_index=True)
     return t

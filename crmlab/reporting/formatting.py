@@ -10,15 +10,16 @@ Examples
 >>> format_money(1234567.4)
 '₩1,234,567'
 >>> format_effect("conversion", 0.02, 0.005, 0.035, "KRW", "pp")
-('+2.00 pp', '[+0.50, +3.50]')
+('+2.0 pp', '[+0.5 pp, +3.5 pp]')
 >>> format_pct(0.35, -0.1, 0.8)
 ('+35%', '[−10%, +80%]')
 """
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from crmlab import i18n
 
 __all__ = ["CURRENCY_SYMBOLS", "RATE_METRICS", "MONEY_METRICS", "to_number", "round_half_up",
            "format_money", "fmt_signed", "format_effect", "format_pct", "format_probability",
@@ -29,11 +30,9 @@ MISSING = "–"
 #: currency code -> (symbol, decimals)
 CURRENCY_SYMBOLS = {"KRW": ("₩", 0), "USD": ("$", 2), "EUR": ("€", 2), "JPY": ("¥", 0),
                     "GBP": ("£", 2)}
-#: Metrics that are shares (their lifts read in percentage points).
-RATE_METRICS = frozenset({"conversion", "visit", "unsubscribe_rate", "block_rate",
-                          "repurchase_rate"})
-#: Metrics that are money (their lifts read in the currency).
-MONEY_METRICS = frozenset({"revenue", "aov", "ltv", "revenue_per_customer"})
+#: Metrics that are shares (their lifts read in percentage points), and money.
+RATE_METRICS = i18n.RATE_METRICS
+MONEY_METRICS = i18n.MONEY_METRICS
 
 
 def to_number(x: Any) -> float | None:
@@ -61,7 +60,7 @@ def round_half_up(x: float, digits: int) -> float:
     >>> round_half_up(2.5, 0), round_half_up(-0.125, 2)
     (3.0, -0.13)
     """
-    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    return i18n.half_up(x, digits)
 
 
 def format_money(value: Any, currency: str | None = "KRW", signed: bool = False) -> str:
@@ -108,34 +107,31 @@ def fmt_signed(v: float | None, digits: int, suffix: str = "") -> str:
     return f"{sign}{text}{suffix}"
 
 
-def format_effect(metric: str | None, value, low, high, currency, pp: str) -> tuple[str, str]:
-    """(point estimate, ``[low, high]``) of a lift, in points (rates), money or plain units.
+def format_effect(metric: str | None, value, low, high, currency, pp: str = "pp",
+                  lang: str | None = None) -> tuple[str, str]:
+    """(point estimate, ``[low, high]``) of a lift, each written by
+    :func:`crmlab.i18n.difference` — the campaign report's formatter, so the same number reads
+    the same on both pages: percentage points with one decimal (shares), money, or plain units.
+    ``lang`` (default: Korean when the points unit ``pp`` is ``%p``) picks the unit's form.
 
     Examples
     --------
     >>> format_effect("revenue", 1234.5, -200, 2600, "KRW", "pp")
     ('+₩1,235', '[−₩200, +₩2,600]')
+    >>> format_effect("conversion", 0.0123, 0.001, None, "KRW", "%p")
+    ('+1.2%p', '')
     >>> format_effect("orders", 0.0123, None, None, "KRW", "pp")
     ('+0.012', '')
     """
     v, lo, hi = to_number(value), to_number(low), to_number(high)
-    metric = (metric or "").lower()
-    if metric in RATE_METRICS or metric.endswith("_rate"):
-        def f(x):
-            return fmt_signed(None if x is None else 100 * x, 2)
-        unit = f" {pp}" if pp and not pp.startswith("%") else (pp or "")
-    elif metric in MONEY_METRICS:
-        def f(x):
-            return format_money(x, currency, signed=True)
-        unit = ""
-    else:
-        def f(x):
-            return fmt_signed(x, 3)
-        unit = ""
     if v is None:
         return MISSING, ""
+    lang = lang or ("ko" if str(pp or "").lstrip().startswith("%") else "en")
+
+    def f(x):
+        return i18n.difference(metric, x, currency or "KRW", lang)
     ci = f"[{f(lo)}, {f(hi)}]" if lo is not None and hi is not None else ""
-    return f"{f(v)}{unit}", ci
+    return f(v), ci
 
 
 def format_pct(value, low=None, high=None) -> tuple[str, str]:

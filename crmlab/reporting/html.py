@@ -44,6 +44,7 @@ from pathlib import Path
 from crmlab._atomic import atomic_write_text, read_json
 from crmlab.reporting.fonts import with_hangul_font
 from crmlab.reporting import sanitize
+from crmlab.reporting.nowrap import keep_amounts_together
 
 __all__ = ["TEMPLATES_DIR", "NAV_LABELS", "render_html", "strip_external", "shape_tables",
            "add_navigation", "is_number_text", "skip_iri_grammar"]
@@ -296,7 +297,8 @@ def render_html(notebook_path: str | Path, html_path: str | Path | None = None,
     if placeholder in body:  # no title given: the first heading, else the folder name
         first = next((text for level, _id, text in page_headings(body) if level == 1), None)
         body = body.replace(placeholder, _html.escape(first or notebook_path.parent.name))
-    page = add_navigation(shape_tables(strip_external(body)), lang=lang,
-                          portfolio_href=portfolio_href)
+    page = add_navigation(keep_amounts_together(shape_tables(strip_external(body)),
+                                                nowrap_classes=("num",)),
+                          lang=lang, portfolio_href=portfolio_href)
     atomic_write_text(html_path, sanitize.clean_html(with_hangul_font(page)))
     return html_path

@@ -38,6 +38,7 @@ from crmlab.reporting.formatting import (MISSING, date_text, format_count, forma
                                          format_money, format_pct, format_probability,
                                          to_number)
 from crmlab.reporting.html import TEMPLATES_DIR
+from crmlab.reporting.nowrap import keep_amounts_together
 from crmlab.reporting import sanitize
 
 __all__ = ["LABELS", "build_index", "index_row", "ordered_reasons"]
@@ -251,13 +252,13 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
     primary, ltv, profit, cost = [], [], [], []
     for r in res.get("primary") or []:
         value, ci = format_effect(r.get("metric"), r.get("abs_lift"), r.get("ci_low"),
-                                  r.get("ci_high"), currency, L["pp"])
+                                  r.get("ci_high"), currency, L["pp"], lang=lang)
         primary.append({"arm": r.get("arm"), "what": _metric_label(r.get("metric"), lang),
                         "value": value, "ci": ci, "cls": _direction(r.get("ci_low"),
                                                                     r.get("ci_high"))})
     for r in res.get("long_term") or []:
         value, ci = format_effect("ltv", r.get("ltv_lift"), r.get("ltv_ci_low"),
-                                  r.get("ltv_ci_high"), currency, L["pp"])
+                                  r.get("ltv_ci_high"), currency, L["pp"], lang=lang)
         days = to_number(r.get("horizon_days"))
         ltv.append({"arm": r.get("arm"), "what": L["days"].format(d=f"{days:g}") if days else "",
                     "value": value, "ci": ci,
@@ -389,4 +390,6 @@ def build_index(out: str | Path = "reports", lang: str | None = None,
     page = env.get_template("index.html.j2").render(
         rows=rows, L=L, lang=lang, summary=summary, program=(out / "program.html").is_file(),
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    return atomic_write_text(out / "index.html", sanitize.clean_html(with_hangul_font(page)))
+    return atomic_write_text(out / "index.html",
+                             sanitize.clean_html(with_hangul_font(keep_amounts_together(
+                                 page, nowrap_classes=("nb", "value", "badge")))))

@@ -21,6 +21,7 @@ import numpy as np
 
 from crmlab.program.narration import (LABELS, cap_line, fatigue_lines, fmt, impact_lead,
                                       metric_name, overlap_lines)
+from crmlab.reporting.nowrap import keep_amounts_together
 from crmlab.reporting.sanitize import clean_html
 
 __all__ = ["program_sections", "program_page_html", "write_program_page"]
@@ -250,6 +251,7 @@ def program_page_html(data, lang: str = "en", currency: str = "KRW",
             f"<meta name='viewport' content='width=device-width, initial-scale=1.0'>"
             f"<title>{_e(L['page_title'])}</title><style>{_CSS}</style></head>"
             f"<body><main>{_boxed(''.join(body))}</main></body></html>")
+    page = keep_amounts_together(page)
     if font_css is not None:
         css = font_css(page)
         if css:

@@ -33,11 +33,8 @@ from crmlab.campaign.narration.labels import (  # noqa: F401  (re-exported)
 from crmlab.campaign.narration import labels
 from crmlab.campaign.narration.texts import TEXT
 
-RATE_METRICS = frozenset({
-    "conversion", "visit", "unsubscribe_rate", "block_rate", "repurchase", "inactive_90",
-    "inactive_180", "churned_90", "churned_180", "reactivated_90", "reactivated_180",
-    "retained_reactivated"})
-MONEY_METRICS = frozenset({"revenue", "aov", "ltv"})
+RATE_METRICS = i18n.RATE_METRICS
+MONEY_METRICS = i18n.MONEY_METRICS
 
 
 def t(key: str, lang: str, **kw) -> str:
@@ -144,17 +141,50 @@ def finding_text(f: dict, lang: str, currency: str, arm=None) -> str:
     raise KeyError(f"no sentence for finding {code!r}")
 
 
-def headline_text(decision: str, arm: str | None, lang: str, label=None) -> str:
-    """The verdict's one-sentence headline."""
+def unmet_text(u: dict, lang: str, currency: str) -> str:
+    """One requirement of a ship that is not met (``Verdict.unmet``) as a clause."""
+    req = u["requirement"]
+    if req == "ltv":
+        days = f"{u['days']:g}"
+        if u.get("min_ltv_lift", 0) > 0:
+            return t("unmet.ltv_min", lang, days=days,
+                     min=i18n.money(u["min_ltv_lift"], currency, lang=lang))
+        return t("unmet.ltv", lang, days=days)
+    if req == "guardrail":
+        if not u.get("metric"):
+            return t("unmet.guardrails", lang)
+        return t("unmet.guardrail", lang, metric=metric_name(u["metric"], lang))
+    if req == "primary":
+        return t("unmet.primary", lang, metric=metric_name(u["metric"], lang))
+    return t(f"unmet.{req}", lang)
+
+
+def _join(parts: list[str], lang: str) -> str:
+    if lang == "ko" or len(parts) < 2:
+        return ", ".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def headline_text(decision: str, arm: str | None, lang: str, label=None, *,
+                  unmet=None, metric: str | None = None, currency: str = "KRW") -> str:
+    """The verdict's one-sentence headline; an ``iterate`` names the requirements its arms do
+    not meet (``unmet``, :attr:`crmlab.campaign.findings.Verdict.unmet`) after the primary
+    ``metric`` it moved."""
     label = label or (lambda a: arm_label(a, lang))
     if decision == "ship":
         return t("headline.ship", lang, arm=label(arm) if arm else "")
+    if decision == "iterate" and unmet and metric:
+        name = metric_name(metric, lang)
+        return t("headline.iterate", lang, metric=name[:1].upper() + name[1:],
+                 unmet=_join([unmet_text(u, lang, currency) for u in unmet], lang))
     return i18n.t(f"decision.headline.{decision}", lang)
 
 
 def verdict_texts(verdict, lang: str, currency: str, label=None) -> tuple[str, list[str]]:
     """``(headline, reasons)`` of a :class:`crmlab.campaign.findings.Verdict`."""
-    return (headline_text(verdict.decision, verdict.arm, lang, label),
+    return (headline_text(verdict.decision, verdict.arm, lang, label,
+                          unmet=getattr(verdict, "unmet", None),
+                          metric=getattr(verdict, "primary_metric", None), currency=currency),
             [finding_text(f, lang, currency, label) for f in verdict.findings])
 
 

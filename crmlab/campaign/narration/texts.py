@@ -12,6 +12,26 @@ TEXT = {
     "headline.ship": {
         "en": "Verdict: SHIP {arm}. It meets every requirement of the decision rule.",
         "ko": "결론: {arm} 캠페인 확대. 의사결정 기준을 모두 충족합니다."},
+    # the headline of an iterate: the primary effect shown, then the requirements not met
+    "headline.iterate": {
+        "en": "Verdict: ITERATE. {metric} rose, but {unmet}.",
+        "ko": "결론: 개선 후 재실험. {metric}은(는) 올랐지만 {unmet}는 아직 알 수 없습니다."},
+    "unmet.profit": {"en": "profit cannot be shown yet", "ko": "이익이 나는지"},
+    "unmet.ltv": {
+        "en": "a gain in revenue per customer over {days} days cannot be shown yet",
+        "ko": "{days}일간 고객당 매출이 늘었는지"},
+    "unmet.ltv_min": {
+        "en": "a gain of at least {min} in revenue per customer over {days} days cannot be "
+              "shown yet",
+        "ko": "{days}일간 고객당 매출이 {min} 이상 늘었는지"},
+    "unmet.guardrail": {
+        "en": "the increase in {metric} cannot be shown within its allowance",
+        "ko": "{metric} 증가가 허용치 이내인지"},
+    "unmet.guardrails": {
+        "en": "the guardrails cannot be shown within their allowances",
+        "ko": "가드레일이 허용치 이내인지"},
+    "unmet.primary": {"en": "the effect on {metric} cannot be shown yet",
+                      "ko": "{metric}이(가) 달라졌는지"},
     "primary.up": {"en": "{arm}: {metric} rose by {lift} ({ci}).",
                    "ko": "{arm}: {metric}이(가) {lift} 올랐습니다({ci})."},
     "primary.down": {"en": "{arm}: {metric} fell by {lift} ({ci}).",
@@ -141,6 +161,9 @@ TEXT = {
               "and rates",
         "ko": "배정 시 이미 휴면({days}일간 구매 없음): 이탈 곡선과 비율에서 제외"},
     "excl.action": {"en": "left out of that comparison", "ko": "해당 비교에서 제외"},
+    # the data-quality table: what each row's count covers
+    "scope.data": {"en": "whole data set", "ko": "전체 데이터"},
+    "scope.campaign": {"en": "this campaign", "ko": "이 캠페인"},
     "econ.profit": {
         "en": "{arm}: incremental revenue over {days} days {rev} ({rci}); margin at {m} "
               "{margin}; incremental cost {cost}; incremental profit {profit} ({pci}); "
