@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from crmlab._engine import as_coded_table, as_table, is_ibis, is_path
+from crmlab._engine import as_table, is_ibis, is_path
 
 from crmlab.data.errors import DataContractError
 
@@ -60,17 +60,9 @@ def _check_period(period: str) -> str:
 _READS = {"orders": (["customer_id", "order_ts", "amount"], ("is_refund",))}
 
 
-def _resolve(data: Any, table: str, observation_end=None,
-             coded: bool = False) -> tuple[Table, pd.Timestamp | None]:
+def _resolve(data: Any, table: str, observation_end=None) -> tuple[Table, pd.Timestamp | None]:
     """Return (Ibis table, observation_end) from a DataFrame, an Ibis table, a path to a
-    Parquet / CSV / DuckDB file or a CRMData.
-
-    ``coded``: a DataFrame's text or categorical ``customer_id`` reaches the engine as int32
-    codes (:func:`crmlab._engine.as_coded_table`), for callers whose result holds no ids.
-    """
-    if coded and isinstance(data, pd.DataFrame):
-        tbl, _ids = as_coded_table(data, "customer_id", table, *_READS.get(table, (None, ())))
-        return tbl, (None if observation_end is None else pd.Timestamp(observation_end))
+    Parquet / CSV / DuckDB file or a CRMData."""
     if isinstance(data, pd.DataFrame) or is_ibis(data) or is_path(data):
         tbl = as_table(data, table, *_READS.get(table, (None, ())))
         return tbl, (None if observation_end is None else pd.Timestamp(observation_end))
@@ -129,11 +121,8 @@ def _excluded_frame(rows: Iterable[tuple[str, str, int]]) -> pd.DataFrame:
     return df[df["rows"] > 0].reset_index(drop=True)
 
 
-def _prepare_orders(data: Any, observation_end=None, table: str = "orders",
-                    coded: bool = False) -> _Orders:
-    """The orders, checked and split (see :class:`_Orders`); ``coded``: ids may reach the
-    engine as codes (see :func:`_resolve`), for results that hold no customer ids."""
-    tbl, end = _resolve(data, table, observation_end, coded)
+def _prepare_orders(data: Any, observation_end=None, table: str = "orders") -> _Orders:
+    tbl, end = _resolve(data, table, observation_end)
     _require(tbl, table, ["customer_id", "order_ts", "amount"])
     ts = _ts(tbl, table, "order_ts")
     amount = tbl["amount"]
@@ -519,8 +508,7 @@ def retention_matrix(orders: Any, period: str = "M", kind: str = "on", *,
                          f"or later); got {kind!r}")
     if max_periods is not None and int(max_periods) < 1:
         raise ValueError(f"max_periods must be ≥ 1; got {max_periods!r}")
-    # the matrix holds counts only: text / categorical ids of a DataFrame are grouped as codes
-    o = _prepare_orders(orders, observation_end, coded=True)
+    o = _prepare_orders(orders, observation_end)
     last = _last_observed_index(o.observation_end, period, complete_periods_only)
 
     p = o.purchases
