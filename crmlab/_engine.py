@@ -82,26 +82,62 @@ def as_coded_table(obj, key: str, name: str = "table", columns=None, optional=()
     grouping on 4-byte integers instead of text is the cheaper hash aggregation, and only the
     per-key result is decoded. The codes come from one vectorised factorisation (a categorical's
     own codes cost nothing). For every other input ``ids`` is None and the table is
-    :func:`as_table`'s. Only for callers that read ``key`` from this one table (codes of two
-    tables do not match each other).
+    :func:`as_table`'s. Only for callers that read ``key`` from this one table; tables joined
+    on ``key`` share their codes through :func:`as_coded_tables`.
     """
-    if isinstance(obj, pd.DataFrame) and key in obj.columns:
-        keep = _keep(obj.columns, columns, optional) or list(obj.columns)
-        coded = _factorize(obj[key])
-        if coded is not None:
-            codes, ids = coded
-            rest = to_arrow(obj, name, columns=[c for c in keep if c != key])
-            arrays = [codes if c == key else rest.column(c) for c in keep]
-            return memtable(pa.Table.from_arrays(arrays, names=keep)), ids
-    return as_table(obj, name, columns, optional), None
+    tables, ids = as_coded_tables({name: obj}, key, {name: (columns, optional)})
+    return tables[name], ids
+
+
+def as_coded_tables(objs: dict, key: str, reads: dict | None = None):
+    """:func:`as_coded_table` for tables joined on ``key``: one set of codes for all of them.
+
+    ``objs`` maps table names to inputs (None entries are passed through as None); ``reads``
+    optionally maps a name to its ``(columns, optional)`` (see :func:`as_table`). Returns
+    ``(tables, ids)``: the Ibis tables by name and the :class:`IdCodes` shared by every
+    table's ``key``, so that joins on the codes join the same customers as joins on the ids.
+    The codes come from one factorisation over the union of the tables' distinct ids. Codes
+    are used only when every given table is a DataFrame whose ``key`` is text or categorical
+    of one value type; otherwise (a file or an Ibis table among them, integer ids, text ids in
+    one table and integers in another) ``ids`` is None and every table is :func:`as_table`'s,
+    exactly as without codes.
+    """
+    reads = reads or {}
+    given = {n: o for n, o in objs.items() if o is not None}
+
+    def plain():
+        return {n: (None if o is None else as_table(o, n, *reads.get(n, (None, ()))))
+                for n, o in objs.items()}, None
+
+    if not given or not all(isinstance(o, pd.DataFrame) and key in o.columns
+                            for o in given.values()):
+        return plain()
+    raw = {}
+    for n, o in given.items():
+        r = _raw_codes(o[key])
+        if r is None:
+            return plain()
+        raw[n] = r
+    shared = _shared_codes(list(raw.values()))
+    if shared is None:
+        return plain()
+    codes, ids = shared
+    out = {}
+    for (n, o), c in zip(given.items(), codes):
+        columns, optional = reads.get(n, (None, ()))
+        keep = _keep(o.columns, columns, optional) or list(o.columns)
+        rest = to_arrow(o, n, columns=[c_ for c_ in keep if c_ != key])
+        arrays = [c if c_ == key else rest.column(c_) for c_ in keep]
+        out[n] = memtable(pa.Table.from_arrays(arrays, names=keep))
+    return {n: out.get(n) for n in objs}, ids
 
 
 class IdCodes:
-    """The id values behind the codes of :func:`as_coded_table`, sorted: code k is the k-th
+    """The id values behind the codes of :func:`as_coded_tables`, sorted: code k is the k-th
     smallest value, so that ordering by code orders by id."""
 
     def __init__(self, values):
-        self.values = values  # numpy / pandas array, sorted
+        self.values = values  # numpy array, sorted
 
     def decode_sorted(self, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
         """The ids of ``codes`` (no nulls) as a pandas Index sorted by id, and the order
@@ -110,17 +146,36 @@ class IdCodes:
         order = np.argsort(codes, kind="stable")
         return pd.Index(self.values[codes[order]]), order
 
+    def decode(self, codes) -> np.ndarray:
+        """The ids of ``codes`` (an array or Series; nulls / NaN allowed) in their order, as
+        the engine returns the ids themselves: a missing code becomes None in text ids and NaN
+        in numeric ones."""
+        c = pd.Series(codes) if not isinstance(codes, pd.Series) else codes
+        null = c.isna().to_numpy()
+        pos = c.to_numpy(dtype="float64", na_value=np.nan) if null.any() else c.to_numpy()
+        if not null.any():
+            return self.values[pos.astype(np.int64, copy=False)]
+        pos = np.where(null, 0, pos).astype(np.int64)
+        vals = self.values[pos] if len(self.values) else np.empty(len(pos), dtype=object)
+        if vals.dtype == object:
+            vals = vals.copy()
+            vals[null] = None
+        else:
+            vals = vals.astype("float64")
+            vals[null] = np.nan
+        return vals
 
-def _factorize(s: pd.Series):
-    """(int32 codes as Arrow, :class:`IdCodes`) of a text or categorical column; None for any
-    other column (and for an object column that does not hold only text)."""
+
+def _raw_codes(s: pd.Series):
+    """(codes with -1 for null, Arrow dictionary of the values) of a text or categorical
+    column, unsorted; None for any other column (and for an object column that does not hold
+    only text)."""
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes, cats = s.cat.codes.to_numpy(), dtype.categories
-        values = cats.to_numpy()
         if cats.dtype.kind == "O":
             try:
-                arrow = pa.array(values, type=pa.string())
+                arrow = pa.array(cats.to_numpy(), type=pa.string())
             except (pa.ArrowTypeError, pa.ArrowInvalid):
                 return None
         else:
@@ -130,7 +185,6 @@ def _factorize(s: pd.Series):
         enc = pc.dictionary_encode(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
         indices = enc.indices.fill_null(-1) if enc.null_count else enc.indices
         codes, arrow = indices.to_numpy(zero_copy_only=False), enc.dictionary
-        values = None  # Python strings only for the ids in the result
     elif dtype == object or isinstance(dtype, pd.StringDtype):
         raw = s.array._ndarray if isinstance(dtype, pd.StringDtype) else s.to_numpy()
         codes, values = pd.factorize(raw)  # one hash pass in C (nulls -> -1)
@@ -140,20 +194,41 @@ def _factorize(s: pd.Series):
             return None  # not text: as_table reads it (or names the mixed types)
     else:
         return None
-    n = len(arrow)
+    if pa.types.is_large_string(arrow.type):
+        arrow = arrow.cast(pa.string())
+    return codes, arrow
+
+
+def _shared_codes(raw: list):
+    """One sorted code space for several (codes, dictionary) pairs: ([int32 Arrow codes per
+    input], :class:`IdCodes`); None when the dictionaries hold different value types."""
+    if len(raw) == 1:
+        (codes, union), remaps = raw[0], [None]
+    else:
+        if len({d.type for _, d in raw}) != 1:
+            return None
+        enc = pc.dictionary_encode(pa.concat_arrays([d for _, d in raw]))
+        union, idx = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
+        bounds = np.cumsum([0] + [len(d) for _, d in raw])
+        remaps = [idx[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    n = len(union)
     if n >= 2**31 - 1:
         return None
     # renumber the codes in the values' sort order (sorted by Arrow: a fraction of the cost of
     # comparing Python strings); -1 (null) stays -1
-    order = pc.sort_indices(arrow).to_numpy()
+    order = pc.sort_indices(union).to_numpy()
     rank = np.empty(n + 1, dtype=np.int32)
     rank[order] = np.arange(n, dtype=np.int32)
     rank[n] = -1
-    codes = rank[codes]
-    values = arrow.take(pa.array(order)).to_numpy(zero_copy_only=False) if values is None \
-        else np.asarray(values)[order]
-    null = codes < 0
-    return pa.array(codes, mask=null if null.any() else None), IdCodes(values)
+    out = []
+    for (codes, _), remap in zip(raw, remaps):
+        if remap is not None:  # this input's dictionary position -> union position
+            codes = np.where(codes < 0, -1, remap[np.maximum(codes, 0)]) if len(remap) else codes
+        c = rank[codes]
+        null = c < 0
+        out.append(pa.array(c, mask=null if null.any() else None))
+    values = union.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return out, IdCodes(values)
 
 
 def _keep(present, columns, optional) -> list[str] | None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from crmlab._engine import as_table, is_ibis, is_path
+from crmlab._engine import as_coded_tables, as_table, is_ibis, is_path
 from crmlab.cohorts import DataContractError, _excluded_frame, _require, _ts
 
 __all__ = [
@@ -298,16 +298,19 @@ _STAGE_RULES = {
 
 
 def _resolve_tables(data: Any, customers, events):
-    """Return (orders, customers, events) Ibis tables from a CRMData or separate tables."""
+    """Return (orders, customers, events, ids) from a CRMData or separate tables: Ibis tables,
+    and the :class:`crmlab._engine.IdCodes` of their ``customer_id`` when every table given is a
+    DataFrame with text or categorical ids (then coded as one set of int32 codes), else None."""
+    reads = {}
     if isinstance(data, pd.DataFrame) or is_ibis(data) or is_path(data):
-        orders = as_table(data, "orders", ["customer_id", "order_ts", "amount"], ("is_refund",))
+        orders = data
+        reads["orders"] = (["customer_id", "order_ts", "amount"], ("is_refund",))
     elif hasattr(data, "orders"):
-        orders = as_table(data.orders, "orders") if data.orders is not None else None
+        orders = data.orders
         customers = customers if customers is not None else getattr(data, "customers", None)
         events = events if events is not None else getattr(data, "events", None)
     elif isinstance(data, dict):
         orders = data.get("orders")
-        orders = as_table(orders, "orders") if orders is not None else None
         customers = customers if customers is not None else data.get("customers")
         events = events if events is not None else data.get("events")
     else:
@@ -315,9 +318,9 @@ def _resolve_tables(data: Any, customers, events):
                         f"or a CRMData, got {type(data).__name__}")
     if orders is None:
         raise DataContractError("orders", None, "lifecycle stages need the orders table")
-    customers = as_table(customers, "customers") if customers is not None else None
-    events = as_table(events, "events") if events is not None else None
-    return orders, customers, events
+    t, ids = as_coded_tables({"orders": orders, "customers": customers, "events": events},
+                             "customer_id", reads)
+    return t["orders"], t["customers"], t["events"], ids
 
 
 @dataclass(repr=False)
@@ -451,7 +454,7 @@ def lifecycle_stages(data: Any, as_of, *, customers: Any = None, events: Any = N
                          "interest_window_days must be positive and new_max_purchases ≥ 1")
     if vip_top_share is not None and not 0 < vip_top_share < 1:
         raise ValueError(f"vip_top_share must be in (0, 1) or None; got {vip_top_share!r}")
-    orders, cust, ev = _resolve_tables(data, customers, events)
+    orders, cust, ev, id_codes = _resolve_tables(data, customers, events)
     _require(orders, "orders", ["customer_id", "order_ts", "amount"])
     end = _lit(as_of)
     ots = _ts(orders, "orders", "order_ts")
@@ -515,6 +518,8 @@ def lifecycle_stages(data: Any, as_of, *, customers: Any = None, events: Any = N
             t = t.left_join(extra, "customer_id").select(
                 *t.columns, *[c for c in extra.columns if c != "customer_id"])
     df = t.to_pandas().set_index("customer_id").sort_index()
+    if id_codes is not None:  # codes back to the ids (sorted by code is sorted by id)
+        df.index = pd.Index(id_codes.decode(df.index.to_numpy()), name="customer_id")
     for col in ("signup_ts", "first_event_ts", "last_interest_ts"):
         if col not in df.columns:
             df[col] = pd.NaT

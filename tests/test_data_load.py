@@ -251,3 +251,37 @@ def test_dict_of_dataframes(tiny):
     assert crmlab.load(other, observation_end="2024-07-01").fingerprint() != fp
     with pytest.raises(ValueError, match="'sales' is not a contract table"):
         crmlab.load({"orders": tiny["orders"], "sales": tiny["orders"]})
+
+
+@pytest.mark.parametrize("dtype", [object, "string[python]", "string[pyarrow]", "category"])
+def test_blank_text_ids_of_dataframes_are_missing_as_in_the_engine(dtype, monkeypatch):
+    """Blank text ids of a DataFrame are made null once, in Arrow (not by a TRIM in every
+    query): the loaded table and the contract error are those of the engine's own check."""
+    import pyarrow as pa
+
+    from crmlab.data import io
+    from crmlab.data.sources import blank_ids_to_null
+
+    ids = ["c1", "", " \t", "c2", " c3", "\u00a0"]  # a no-break space is not blank (as TRIM)
+    orders = pd.DataFrame({
+        "order_id": pd.Series([f"o{i}" for i in range(6)], dtype=dtype),
+        "customer_id": pd.Series(ids, dtype=dtype),
+        "order_ts": pd.to_datetime(["2024-01-0%d" % d for d in range(1, 7)]),
+        "amount": [1.0] * 6})
+    col, ok = blank_ids_to_null(pa.array(ids))
+    assert ok and col.to_pylist() == ["c1", None, None, "c2", " c3", "\u00a0"]
+
+    def error():
+        with pytest.raises(crmlab.DataContractError) as e:
+            crmlab.load({"orders": orders}, observation_end="2025-01-01")
+        return str(e.value)
+
+    once = error()
+    assert "orders.customer_id" in once and "2 rows" in once
+    clean = orders[orders["customer_id"].astype(str).str.strip(" \t\n\r\x0b\x0c") != ""]
+    data = crmlab.load({"orders": clean}, observation_end="2025-01-01")
+    got = data.orders.order_by("order_id").to_pandas()
+    monkeypatch.setattr(io, "_blank_ids_once", lambda arrow, spec: (arrow, set()))
+    assert error() == once  # the engine's TRIM finds the same rows
+    want = crmlab.load({"orders": clean}, observation_end="2025-01-01").orders
+    pd.testing.assert_frame_equal(got, want.order_by("order_id").to_pandas())

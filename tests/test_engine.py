@@ -280,3 +280,87 @@ def test_coded_ids_only_for_text_and_categorical(shop):
     mixed.loc[0, "customer_id"] = "x"  # not only text: read (and refused) as before
     with pytest.raises(DataContractError, match="mixing value types"):
         rfm_summary(mixed, END)
+
+
+# --- shared codes: the coded path gives exactly what the ids themselves give --------------------
+_TEXT_FORMS = {"object": object, "string[python]": "string[python]",
+               "string[pyarrow]": "string[pyarrow]", "categorical": "category"}
+
+
+def _one_campaign(shop) -> pd.DataFrame:
+    a = shop.tables["assignments"]
+    return a[a["campaign_id"] == a["campaign_id"].iloc[0]].reset_index(drop=True)
+
+
+MULTI = {  # entry points joining several tables on customer_id
+    "survival_table, signup + every covariate": lambda t: survival_table(
+        t["orders"], END, churn_after_days=60, start="signup", covariates=True,
+        customers=t["customers"], assignments=t["assignments"], events=t["events"]),
+    "survival_table, assignment + horizon": lambda t: survival_table(
+        t["orders"], END, churn_after_days=60, start="assignment", horizon_days=120,
+        assignments=t["campaign"], covariates=["rfm", "customer"], customers=t["customers"]),
+    "lifecycle_stages, orders + customers + events": lambda t: lifecycle_stages(
+        {"orders": t["orders"], "customers": t["customers"], "events": t["events"]}, END,
+        vip_top_share=0.2).table,
+}
+
+
+def _plain(monkeypatch):
+    """Run without codes (ids handed to the engine as they are): the reference."""
+    monkeypatch.setattr(_engine, "_raw_codes", lambda s: None)
+
+
+def _coded_calls(monkeypatch) -> list:
+    calls, real = [], _engine._shared_codes
+    monkeypatch.setattr(_engine, "_shared_codes", lambda raw: calls.append(len(raw)) or real(raw))
+    return calls
+
+
+def _exact(got: pd.DataFrame, want: pd.DataFrame, what: str) -> None:
+    pd.testing.assert_frame_equal(got, want, check_exact=True, obj=what)  # index dtype too
+    assert got.attrs == want.attrs, what
+
+
+@pytest.mark.parametrize("form", list(_TEXT_FORMS))
+def test_codes_give_exactly_the_results_of_the_ids(shop, monkeypatch, form):
+    """For every text / categorical id form, the coded path (survival_table,
+    lifecycle_stages; rfm_summary in the tests above) equals the path without codes:
+    values, index values and dtype, row order — on one table and on tables joined on
+    customer_id (coded together), with a missing id among them."""
+    orders = _text_ids(shop.tables["orders"], _TEXT_FORMS[form])
+    with_null = orders.copy()
+    with_null.loc[3, "customer_id"] = None  # a row without id (counted, or grouped as missing)
+    tables = {n: _text_ids(shop.tables[n], _TEXT_FORMS[form])
+              for n in ("orders", "customers", "events", "assignments")}
+    tables["campaign"] = _text_ids(_one_campaign(shop), _TEXT_FORMS[form])
+    single = {
+        "survival_table": lambda: survival_table(orders, END, churn_after_days=60),
+        "survival_table, missing id": lambda: survival_table(with_null, END, churn_after_days=60),
+        "lifecycle_stages": lambda: lifecycle_stages(orders, END, vip_top_share=0.2).table,
+        "lifecycle_stages, missing id": lambda: lifecycle_stages(with_null, END).table,
+        **{k: (lambda f=f: f(tables)) for k, f in MULTI.items()},
+    }
+    calls = _coded_calls(monkeypatch)
+    got = {k: run() for k, run in single.items()}
+    assert len(calls) == len(single)  # every one of them ran on codes
+    assert max(calls) == 4  # signup + every covariate: orders, customers, messages, events
+    _plain(monkeypatch)
+    for k, run in single.items():
+        _exact(got[k], run(), f"{k} / {form}")
+
+
+def test_codes_shared_across_id_dtypes_and_not_with_integer_ids(shop, monkeypatch):
+    """Tables whose text ids come in different pandas dtypes share one set of codes; a table
+    with integer ids among them (or a file) leaves every table as it is."""
+    t = {"orders": _text_ids(shop.tables["orders"], object),
+         "customers": _text_ids(shop.tables["customers"], "string[pyarrow]"),
+         "events": _text_ids(shop.tables["events"], "category")}
+    calls = _coded_calls(monkeypatch)
+    got = lifecycle_stages(t, END).table
+    assert calls == [3]
+    coded, ids = _engine.as_coded_tables(
+        {"orders": t["orders"], "customers": shop.tables["customers"]}, "customer_id")
+    assert ids is None and coded["orders"].schema()["customer_id"].is_string()
+    assert coded["customers"].schema()["customer_id"].is_int64()
+    _plain(monkeypatch)
+    _exact(got, lifecycle_stages(t, END).table, "lifecycle_stages, mixed text dtypes")

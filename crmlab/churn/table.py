@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from crmlab._engine import as_table
+from crmlab._engine import as_coded_tables, as_table
 from crmlab.churn._base import ChurnInputError
 
 __all__ = ["survival_table", "repurchase_table", "churn_covariates", "excluded_rows",
@@ -242,7 +242,28 @@ def survival_table(orders, observation_end, churn_after_days: float = 90,
         raise ChurnInputError(f"start must be one of {STARTS}, got {start!r}")
     H = None if horizon_days is None else _check_days(horizon_days, "horizon_days")
     end = _timestamp(observation_end, "observation_end")
-    orders_t = _table(orders, "orders", ["customer_id", "order_ts", "amount"], ("is_refund",))
+    groups = () if covariates is None or covariates is False or isinstance(
+        covariates, pd.DataFrame) else (
+        COVARIATE_GROUPS if covariates is True or covariates == "all" else tuple(covariates))
+    if messages is None and start != "assignment":
+        messages = assignments
+    # the tables read here, coded together: text / categorical ids of DataFrames reach the
+    # engine as one set of int32 codes (joins on codes join the same customers); the result's
+    # index is decoded at the end
+    used = {"orders": orders,
+            "customers": customers if start == "signup" or "customer" in groups else None,
+            "assignments": assignments if start == "assignment" else None,
+            "messages": messages if {"engagement", "coupon"} & set(groups) else None,
+            "events": events if "events" in groups else None}
+    coded, ids = as_coded_tables(
+        used, "customer_id", {"orders": (["customer_id", "order_ts", "amount"], ("is_refund",))})
+    if ids is not None:
+        orders = coded["orders"]
+        customers = coded["customers"] if used["customers"] is not None else customers
+        assignments = coded["assignments"] if used["assignments"] is not None else assignments
+        messages = coded["messages"] if used["messages"] is not None else messages
+        events = coded["events"] if used["events"] is not None else events
+    orders_t = coded["orders"]
     _require(orders_t, "orders", ["customer_id", "order_ts", "amount"])
     end_lit = ibis.literal(end.to_pydatetime(), type="timestamp")
 
@@ -323,18 +344,16 @@ def survival_table(orders, observation_end, churn_after_days: float = 90,
             f"(start={start!r}); see the excluded rows: "
             + "; ".join(f"{r.table}: {r.reason}: {r.rows}" for r in ledger.itertuples() if r.rows))
 
-    if covariates is not None and covariates is not False:
-        if isinstance(covariates, pd.DataFrame):
-            extra = covariates.reindex(out.index)
-            out = out.join(extra[[c for c in extra.columns if c not in out.columns]])
-        else:
-            groups = COVARIATE_GROUPS if covariates is True or covariates == "all" else covariates
-            msgs = messages if messages is not None else (
-                assignments if start != "assignment" else None)
-            cov = churn_covariates(orders_t, out["t0"], groups=groups, customers=customers,
-                                   messages=msgs, events=events,
-                                   include_t0_orders=(start == "first_purchase"))
-            out = out.join(cov)
+    if groups:
+        cov = churn_covariates(orders_t, out["t0"], groups=groups, customers=customers,
+                               messages=messages, events=events,
+                               include_t0_orders=(start == "first_purchase"))
+        out = out.join(cov)
+    if ids is not None:  # codes back to the ids (sorted by code is sorted by id)
+        out.index = pd.Index(ids.decode(out.index.to_numpy()), name="customer_id")
+    if isinstance(covariates, pd.DataFrame):
+        extra = covariates.reindex(out.index)
+        out = out.join(extra[[c for c in extra.columns if c not in out.columns]])
     out.attrs.update({
         "churn_after_days": C, "observation_end": end, "start": start, "horizon_days": H,
         "excluded": ledger.to_dict("records"),

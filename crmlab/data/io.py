@@ -30,8 +30,8 @@ from ibis.expr.types import Table
 from crmlab._engine import quiet, to_arrow
 from crmlab.data.errors import DataContractError
 from crmlab.data.schema import CONTRACT, CONTROL_ARM, TABLES, Column, TableSpec
-from crmlab.data.sources import (engine_error, read_csv_raw, read_meta, read_parquet_raw,
-                                 zone_problem)
+from crmlab.data.sources import (blank_ids_to_null, engine_error, read_csv_raw, read_meta,
+                                 read_parquet_raw, zone_problem)
 
 DEFAULT_TZ = "Asia/Seoul"
 _TS = dt.Timestamp()
@@ -293,6 +293,7 @@ def load(source, tz: str | None = None, observation_end=None,
     table_files: dict[str, Path] = {}
 
     frames: dict[str, pd.DataFrame] = {}
+    clean_ids: dict[str, set] = {}  # text id columns whose blanks are already null (DataFrames)
     if isinstance(source, Mapping):
         con, owned = ibis.duckdb.connect(), True
         source_desc = "pandas DataFrames"
@@ -304,8 +305,11 @@ def load(source, tz: str | None = None, observation_end=None,
                 raise TypeError(f"crmlab.load: {key} must be a pandas DataFrame, "
                                 f"got {type(df).__name__}")
             frames[key] = df
-            # one conversion to Arrow with known types (no per-query rescan of Python strings)
-            con.con.register(f"_crmlab_raw_{key}", to_arrow(df, key, localize=False))
+            # one conversion to Arrow with known types (no per-query rescan of Python strings);
+            # blank text ids are made null there, once, not by every query of the loaded table
+            arrow = to_arrow(df, key, localize=False)
+            arrow, clean_ids[key] = _blank_ids_once(arrow, CONTRACT[key])
+            con.con.register(f"_crmlab_raw_{key}", arrow)
             raws[key] = con.table(f"_crmlab_raw_{key}")
     elif isinstance(source, ibis.BaseBackend):
         con, owned = source, False
@@ -399,7 +403,8 @@ def load(source, tz: str | None = None, observation_end=None,
             if name in csv_tables:
                 typed[name] = _conform_csv(con, raws[name], csv_tables[name], name, tz)
             else:
-                typed[name] = _conform(raws[name], CONTRACT[name], csv=False, tz=tz)
+                typed[name] = _conform(raws[name], CONTRACT[name], csv=False, tz=tz,
+                                       clean_ids=clean_ids.get(name, ()))
         except _engine_errors() as exc:
             if name not in table_files:
                 raise
@@ -552,12 +557,28 @@ def _blank_to_null(s):
     return ibis.ifelse(s.strip() == "", ibis.null(s.type()), s)
 
 
-def _conform(raw: Table, spec: TableSpec, csv: bool, tz: str | None = None) -> Table:
+def _blank_ids_once(arrow, spec: TableSpec):
+    """A DataFrame's Arrow table with its text id columns' blanks made null
+    (:func:`crmlab.data.sources.blank_ids_to_null`), and the names of those columns."""
+    clean = set()
+    for c in spec.columns:
+        if c.dtype == "id" and c.name in arrow.column_names:
+            i = arrow.column_names.index(c.name)
+            col, ok = blank_ids_to_null(arrow.column(i))
+            if ok:
+                arrow = arrow.set_column(i, c.name, col)
+                clean.add(c.name)
+    return arrow, clean
+
+
+def _conform(raw: Table, spec: TableSpec, csv: bool, tz: str | None = None,
+             clean_ids=()) -> Table:
     """Check one table against its contract and return it with contract types.
 
     ``tz`` is the data's time zone, the session time zone of the backend: text timestamps
     whose offsets differ are accepted when every offset is the one ``tz`` has at that moment
-    (daylight-saving time of one declared zone).
+    (daylight-saving time of one declared zone). ``clean_ids``: text id columns whose blank
+    values are already null (see :func:`_blank_ids_once`), used as they are.
     """
     name = spec.name
     cols = raw.columns
@@ -586,6 +607,8 @@ def _conform(raw: Table, spec: TableSpec, csv: bool, tz: str | None = None) -> T
         s = raw[c.name]
         t = schema[c.name]
         expr, fail, problem = _convert(c, s, t, name, csv)
+        if c.name in clean_ids and c.dtype == "id" and t.is_string():
+            expr = s  # blanks already null: no per-row TRIM in this or any later query
         if c.dtype == "timestamp" and t.is_string():
             txt = _blank_to_null(s)
             has_off = txt.re_search(_OFFSET_RE)

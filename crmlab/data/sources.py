@@ -21,7 +21,10 @@ import zlib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crmlab.data.errors import DataContractError
 from crmlab.data.schema import CONTRACT
@@ -368,3 +371,78 @@ def _first_line_without_data(msg: str) -> str:
     first = msg.strip().splitlines()[0] if msg.strip() else ""
     # keep the engine's summary; drop anything after a quote of the data
     return re.split(r"Original Line|\"|'", first)[0].strip()[:160]
+
+
+# --------------------------------------------------------------------------------------------
+# DataFrames: blank text ids found once, in Arrow
+# --------------------------------------------------------------------------------------------
+#: The characters a blank id consists of: those of the engine's TRIM in ``_blank_to_null``
+#: (Ibis's ``strip``), so that both ways give the same nulls.
+BLANK_CHARS = " \t\n\r\x0b\x0c"
+_BLANK_BYTES = np.frombuffer(BLANK_CHARS.encode(), dtype=np.uint8)
+
+
+def blank_ids_to_null(col: pa.Table | pa.ChunkedArray | pa.Array):
+    """A text id column of a DataFrame (Arrow) with blank values (empty or only
+    :data:`BLANK_CHARS`) made null, as the loader's ``_blank_to_null`` does in the engine:
+    done once here, the loaded table's id column is the column itself and every later query
+    reads it without a per-row TRIM. Returns ``(column, True)``, or ``(col, False)`` for a
+    column that is not text (left to the engine).
+
+    Only values whose first byte is one of :data:`BLANK_CHARS` (or that are empty) can be
+    blank: those are found from the Arrow offsets and bytes in one vectorised pass, and only
+    they are trimmed.
+    """
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out, changed = [], False
+    for ch in chunks:
+        if pa.types.is_dictionary(ch.type):
+            if not (pa.types.is_string(ch.type.value_type)
+                    or pa.types.is_large_string(ch.type.value_type)):
+                return col, False
+            blank = _blank_mask(ch.dictionary)
+            if blank is not None:  # null the indices pointing at a blank value
+                hit = pc.fill_null(pc.array_take(pa.array(blank), ch.indices), False)
+                ch = pa.DictionaryArray.from_arrays(
+                    pc.if_else(hit, pa.scalar(None, ch.indices.type), ch.indices), ch.dictionary)
+                changed = True
+        elif pa.types.is_string(ch.type) or pa.types.is_large_string(ch.type):
+            blank = _blank_mask(ch)
+            if blank is not None:
+                ch = pc.if_else(pa.array(blank), pa.scalar(None, ch.type), ch)
+                changed = True
+        else:
+            return col, False
+        out.append(ch)
+    if not changed:
+        return col, True
+    return (pa.chunked_array(out, type=out[0].type) if isinstance(col, pa.ChunkedArray)
+            else out[0]), True
+
+
+def _blank_mask(arr: pa.Array):
+    """Boolean numpy mask of the blank values of a string array, or None when there is none."""
+    n = len(arr)
+    if n == 0:
+        return None
+    bufs = arr.buffers()
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset:arr.offset + n + 1]
+    data = (np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None
+            else np.empty(0, np.uint8))
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    maybe = lengths == 0
+    has = ~maybe
+    maybe[has] = np.isin(data[starts[has]], _BLANK_BYTES)
+    if arr.null_count:
+        maybe &= arr.is_valid().to_numpy(zero_copy_only=False)
+    cand = np.flatnonzero(maybe)
+    if cand.size == 0:
+        return None
+    trimmed = pc.utf8_trim(arr.take(pa.array(cand)), characters=BLANK_CHARS)
+    blank_c = pc.equal(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    if not blank_c.any():
+        return None
+    mask = np.zeros(n, dtype=bool)
+    mask[cand[blank_c]] = True
+    return mask
