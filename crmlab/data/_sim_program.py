@@ -194,6 +194,37 @@ class Program:
                 return np.where(got[idx], inter["response_multiplier"], 1.0)
         return 1.0
 
+    def world_responses(self, rec: dict, w_no: int, induced: np.ndarray) -> None:
+        """The responses of the campaigns whose response depends on ``rec``'s campaign (a
+        planted ``interaction``), as they are in the world where every customer of ``rec`` is
+        in arm ``w_no`` (0 = holdout): ``induced`` (that world's induced-purchase times, one
+        row per customer of ``rec``, one column per campaign) is changed in place. So the
+        potential outcomes of ``rec``'s campaign, and its ground truth, include what it does
+        through the other campaign — the effect its experiment measures. Other consequences
+        on the later campaign (the fatigue in its unsubscribes and blocks) stay as they
+        were."""
+        shop = self.shop
+        cid = shop.campaigns[rec["j"]]["campaign_id"]
+        got = np.zeros(shop.n, bool)
+        if w_no > 0:
+            got[rec["idx"][rec["f"]["delivered"]]] = True
+        row_of = np.full(shop.n, -1, np.int64)
+        row_of[rec["idx"]] = np.arange(len(rec["idx"]))
+        for rec2 in shop.records:
+            inter = shop.campaigns[rec2["j"]].get("interaction")
+            if not inter or inter["with"] != cid:
+                continue
+            j2, idx2, f2 = rec2["j"], rec2["idx"], rec2["f"]
+            rows = row_of[idx2]
+            both = rows >= 0
+            mult = np.where(got[idx2], inter["response_multiplier"], 1.0)
+            u = shop.cu[j2]["respond"][idx2]
+            for a_no, arm in enumerate(rec2["arm_names"][1:], start=1):
+                a = f2["arms"][arm]
+                sel = both & (rec2["arm_i"] == a_no)
+                respond = f2["delivered"] & (u < np.minimum(1.0, a["pi_own"] * mult))
+                induced[rows[sel], j2] = np.where(respond[sel], a["resp_any"][sel], -1)
+
     def fatigue_columns(self, c, j, rows, sel, delivered, t_send, target) -> None:
         """Dropout-hazard fatigue of campaign ``j``'s message: x e^g from the send, back 30
         days later (columns J + j and 2J + j of the treatment arrays)."""

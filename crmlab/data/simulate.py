@@ -593,18 +593,21 @@ class _Shop:
         clicked_sec = np.where(clicked, clicked_sec, _NO)
         limit = at + P.CONVERSION_DAYS * DAY - MINUTE
         arms = {}
-        factor = response_multiplier(self, idx)      # customer-driven response heterogeneity
+        own = response_multiplier(self, idx)         # customer-driven response heterogeneity
+        factor = own
         prog = self.prog
         if prog is not None:                          # the program's own campaigns
             factor = factor * prog.response_multiplier(c, idx)
         for arm, a in c["arms"].items():
+            pi_own = np.where(clicked, a["pi_click"], a["pi_noclick"]) * own
             pi = np.minimum(1.0, np.where(clicked, a["pi_click"], a["pi_noclick"]) * factor)
             respond = delivered & (u["respond"] < pi)
             base = np.where(clicked, clicked_sec, sent)
             room = np.maximum(limit - base, MINUTE)
             mean = np.where(clicked, P.RESPONSE_CLICK_MEAN_H * HOUR, P.RESPONSE_NOCLICK_MEAN_D * DAY)
             dly = -mean * np.log1p(-u["resp_delay"] * (1 - np.exp(-room / mean)))
-            resp_sec = np.where(respond, base + np.clip(dly.astype(np.int64), 1, room - 1), _NO)
+            resp_any = base + np.clip(dly.astype(np.int64), 1, room - 1)
+            resp_sec = np.where(respond, resp_any, _NO)
             p_unsub = (prog.unsub_probability(c, a["unsub"], idx, sent) if prog is not None
                        else a["unsub"])
             unsub = delivered & (u["unsub"] < p_unsub)
@@ -613,7 +616,10 @@ class _Shop:
             k = np.where(delivered, a["k"], 1.0) * np.where(unsub, P.UNSUBSCRIBE_EFFECT["rate_multiplier"], 1.0)
             h = np.where(delivered, a["h"], 1.0) * np.where(unsub, P.UNSUBSCRIBE_EFFECT["dropout_multiplier"], 1.0)
             arms[arm] = {"respond": respond, "resp_sec": resp_sec, "unsub": unsub,
-                         "unsub_sec": unsub_sec, "k": k, "h": h}
+                         "unsub_sec": unsub_sec, "k": k, "h": h,
+                         # for the worlds of an interacting campaign: the response probability
+                         # without the program's interactions, and the time of a response
+                         "pi_own": pi_own, "resp_any": resp_any}
         if prog is not None:
             prog.funnel(j, c, idx, sent, delivered, opened_sec, arms)
         return {"sent": sent, "delivered": delivered, "opened_sec": opened_sec,
@@ -899,6 +905,8 @@ class _Shop:
                 tt, tk, th, ti = (self.tr_t[idx].copy(), self.tr_k[idx].copy(),
                                   self.tr_h[idx].copy(), self.induced[idx].copy())
                 self._apply(rec, np.full(m, w_no), factual=False, target=(tt, tk, th, ti))
+                if self.prog is not None:
+                    self.prog.world_responses(rec, w_no, ti)
                 tr = self.trajectory(idx, tt, tk, th, ti)
                 worlds[w] = self._outcomes(tr, at, costs=(c, rec["f"], w))
             po = []
