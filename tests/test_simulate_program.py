@@ -87,3 +87,31 @@ def test_program_off_gives_six_campaigns_and_no_holdout():
     s = simulate_shop(n_customers=400, months=12, seed=1, program=False)
     assert "holdout_periods" not in s.tables and "program" not in s.ground_truth
     assert s.tables["campaigns"].campaign_id.nunique() == 6
+
+
+def test_the_kakao_worlds_carry_the_push_response_they_cause(shop, monkeypatch):
+    """The push does nothing for a customer delivered the Kakao coupon (the planted
+    interaction). So in the Kakao campaign's worlds the push responses are those of each world:
+    in the holdout world every push-treated customer may respond, in the coupon world those
+    delivered the coupon do not. Held at their factual values instead (the counterfactual the
+    experiment does not measure), the Kakao truth comes out higher; the push's own truth and the
+    factual outcomes do not change."""
+    po = shop.potential_outcomes
+    monkeypatch.setattr(PG.Program, "world_responses", lambda self, rec, w_no, induced: None)
+    held = simulate_shop(n_customers=2000, months=24, seed=3).potential_outcomes
+
+    def lift(p, cid, arm):
+        g = p[p.campaign_id == cid].set_index(["world", "customer_id"]).sort_index()
+        return float((g.loc[arm, "revenue_180d"] - g.loc["control", "revenue_180d"]).mean())
+
+    kakao, kakao_held = lift(po, "season_sale_kakao", "coupon"), \
+        lift(held, "season_sale_kakao", "coupon")
+    assert kakao < kakao_held
+    push = [c for c in PG.CAMPAIGNS if c["campaign_id"] == "season_sale_push"][0]
+    arm = next(iter(push["arms"]))
+    assert lift(po, "season_sale_push", arm) == lift(held, "season_sale_push", arm)
+    # the factual world is the same either way
+    f = po[po.world == po.arm].sort_values(["campaign_id", "customer_id"]).reset_index(drop=True)
+    fh = held[held.world == held.arm].sort_values(["campaign_id", "customer_id"]).reset_index(
+        drop=True)
+    np.testing.assert_array_equal(f["revenue_180d"].to_numpy(), fh["revenue_180d"].to_numpy())
