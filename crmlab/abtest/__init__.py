@@ -16,7 +16,7 @@ One submodule per family, re-exported here:
 from crmlab.abtest._results import ABResult, SmallSampleWarning, COLUMNS
 from crmlab.abtest.proportions import proportions, proportions_from_counts
 from crmlab.abtest.means import means, bootstrap_diff_interval, bootstrap_means
-from crmlab.abtest.ratio import ratio
+from crmlab.abtest.ratio import ratio, ratio_adjusted
 from crmlab.abtest.cuped import cuped, regression_adjustment, battery
 from crmlab.abtest.integrity import srm, srm_from_data, balance
 from crmlab.abtest.bayes import bayes_proportions, bayes_means
@@ -28,7 +28,7 @@ from crmlab.abtest.multiple import adjust_pvalues, correct, by_segment
 __all__ = [
     "ABResult", "SmallSampleWarning", "COLUMNS",
     "proportions", "proportions_from_counts", "means", "bootstrap_diff_interval",
-    "bootstrap_means", "ratio", "cuped", "regression_adjustment", "battery", "srm",
+    "bootstrap_means", "ratio", "ratio_adjusted", "cuped", "regression_adjustment", "battery", "srm",
     "srm_from_data", "balance", "bayes_proportions", "bayes_means",
     "sample_size_proportions", "power_proportions", "mde_proportions", "sample_size_means",
     "power_means", "mde_means", "sample_size_survival", "power_survival", "power_curve",

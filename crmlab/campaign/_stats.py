@@ -147,13 +147,34 @@ def adjusted_rows(df: pd.DataFrame, outcome: str, control: str, treatments: list
 
 
 def ratio_rows(df: pd.DataFrame, num: str, den: str, control: str, treatments: list[str],
-               alpha: float, metric: str) -> list[dict]:
+               alpha: float, metric: str, covariates=()) -> list[dict]:
     """Ratio of per-customer sums (AOV = revenue / orders) by the delta method
-    (:func:`crmlab.abtest.ratio`)."""
-    f = ratio(df[["arm", num, den]], "arm", num, den, control, alpha=alpha,
-              metric=metric).to_frame()
+    (:func:`crmlab.abtest.ratio`), adjusted for the usable pre-period ``covariates``
+    (:func:`crmlab.abtest.ratio_adjusted`) when any; ``covariates`` of a row names them."""
+    from crmlab.abtest import ratio_adjusted
+
     nc = int((df["arm"] == control).sum())
-    return [_row(r, metric, r["arm"], nc) for _, r in f[f["arm"].isin(treatments)].iterrows()]
+    rows = []
+    for arm in treatments:
+        sub = df[df["arm"].isin([control, arm])]
+        use = usable_covariates(sub, [c for c in covariates if c in sub], [control, arm])
+        f = None
+        if use:
+            try:
+                f = ratio_adjusted(sub[["arm", num, den] + use], "arm", num, den, use, control,
+                                   alpha=alpha, metric=metric).to_frame()
+            except ValueError:          # a denominator sums to zero: the plain delta method
+                f = None
+        if f is None:
+            f = ratio(sub[["arm", num, den]], "arm", num, den, control, alpha=alpha,
+                      metric=metric).to_frame()
+            f = f.assign(variance_reduction=0.0, unadjusted_abs_lift=f["abs_lift"],
+                         covariates="")
+        for _, r in f[f["arm"] == arm].iterrows():
+            rows.append(_row(r, metric, arm, nc, variance_reduction=r["variance_reduction"],
+                             unadjusted_abs_lift=r["unadjusted_abs_lift"],
+                             covariates=r["covariates"]))
+    return rows
 
 
 def welch_diff(yt: np.ndarray, yc: np.ndarray, alpha: float) -> tuple[float, float, float, float]:

@@ -424,7 +424,7 @@ def _metric_rows(table, metric, control, treatments, alpha) -> list[dict]:
                                     ADJUST_COVARIATES)
     if metric == "aov":
         return _stats.ratio_rows(table, "pos_revenue", "orders", control, treatments, alpha,
-                                 metric="aov")
+                                 metric="aov", covariates=ADJUST_COVARIATES)
     raise ValueError(f"unknown metric {metric!r}")
 
 
