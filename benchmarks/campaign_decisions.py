@@ -146,7 +146,8 @@ def floors(df: pd.DataFrame, max_losing: float = 0.05) -> dict:
       standard errors above zero (the most powerful test of each arm's profit), the largest
       expected share of truly profitable arms shipped while at most ``max_losing`` of the
       shipped arms truly lose money; at the audience sizes of the study and at 2x ... 16x
-      (standard errors over sqrt(k)). Also what ``p_profitable >= 0.9`` alone would give.
+      (standard errors over sqrt(k)). Also what ``p_profitable >= 0.9`` or ``0.95`` alone
+      would give.
     """
     from scipy import stats
 
@@ -188,24 +189,28 @@ def floors(df: pd.DataFrame, max_losing: float = 0.05) -> dict:
                 best = {"threshold_se": round(float(c), 2),
                         "profitable_shipped": round(float(share), 3),
                         "losing_share": round(float(losing), 3)}
-        ship = stats.norm.cdf(zk - stats.norm.isf(0.1))
-        frontier[f"x{k}"] = {"best": best, "p_profitable_0.9": {
-            "profitable_shipped": round(float(ship[prof.to_numpy()].mean()), 3),
-            "losing_share": round(float(ship[lose.to_numpy()].sum() / ship.sum()), 3)}}
+        frontier[f"x{k}"] = {"best": best}
+        for p_min in (0.9, 0.95):
+            ship = stats.norm.cdf(zk - stats.norm.isf(1 - p_min))
+            frontier[f"x{k}"][f"p_profitable_{p_min:g}"] = {
+                "profitable_shipped": round(float(ship[prof.to_numpy()].mean()), 3),
+                "losing_share": round(float(ship[lose.to_numpy()].sum() / ship.sum()), 3)}
     out["profit_frontier"] = frontier
     return out
 
 
 def rule_variants(df: pd.DataFrame) -> dict:
     """What other decision rules would ship on the same evidence (no harm shown, guardrails
-    allowing): the share of shipped arms that truly lose money and of truly profitable arms
-    shipped."""
+    allowing at the evaluation's own confidence): the share of shipped arms that truly lose
+    money and of truly profitable arms shipped."""
     ok = (df["decision"] != "stop") & df["guardrails_allow"]
     up = df["primary_dir"] == "up"
     prof = df["true_profit"] > 0
     out = {}
     no_breach = (df["decision"] != "stop")
-    for name, sel in (("primary & p>=0.9 (default)", ok & up & (df["p_profitable"] >= 0.9)
+    for name, sel in (("primary & p>=0.95 (the default rule)", ok & up & (df["p_profitable"] >= 0.95)
+                       & (df["p_ltv_above_min"] >= 0.95)),
+                      ("primary & p>=0.9", ok & up & (df["p_profitable"] >= 0.9)
                        & (df["p_ltv_above_min"] >= 0.9)),
                       ("primary & p>=0.9, guardrails only not breached",
                        no_breach & up & (df["p_profitable"] >= 0.9)

@@ -120,14 +120,16 @@ class DecisionRule(_ItemAccess):
 
     ``require_positive_roi`` requires the probability that the incremental profit is positive
     to be at least ``min_p_profitable``; ``min_ltv_lift`` requires the probability that the LTV
-    lift is at least that amount to be at least ``min_p_profitable`` too.
+    lift is at least that amount to be at least ``min_p_profitable`` too. The default 0.95 is a
+    one-sided test at 5% (a shipped campaign loses money with at most that chance when its
+    interval holds its level); docs/campaign-evaluation.md §6 measures the alternatives.
     """
 
     require_primary_significant: bool = True
     min_ltv_lift: float = 0.0
     require_positive_roi: bool = True
     require_guardrails: bool = True
-    min_p_profitable: float = 0.9
+    min_p_profitable: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -709,7 +711,7 @@ decision_rule:
   min_ltv_lift: 0.0                   # P(LTV lift >= this, currency units) >= min_p_profitable
   require_positive_roi: true          # P(incremental profit > 0) >= min_p_profitable
   require_guardrails: true            # every judged guardrail shown within its allowance
-  min_p_profitable: 0.9               # the probability the two lines above need
+  min_p_profitable: 0.95              # the probability the two lines above need
 
 # Heterogeneity: rfm_segment, lifecycle_stage, acquisition_channel, region
 segments: [rfm_segment, lifecycle_stage]

@@ -318,7 +318,7 @@ def test_rule_ship_when_every_requirement_holds():
     # the block rate could not be judged: said so, and it does not count either way
     assert any("block rate not judged" in r for r in v.reasons)
     # p_profitable 95% with zero inside the interval: the threshold is met, no claim it pays
-    assert any("cannot tell yet whether the campaign pays" in r and "which meets the 90%" in r
+    assert any("cannot tell yet whether the campaign pays" in r and "which meets the 95%" in r
                for r in v.reasons)
     assert not any("t: the campaign pays" in r for r in v.reasons)
 
@@ -335,9 +335,9 @@ def test_rule_iterate_when_primary_works_but_money_does_not():
 
 def test_iterate_headline_names_the_requirements_that_fail():
     v = decide(p_profit=0.6)
-    assert v.unmet == [dict(requirement="profit", min_p=0.9)]
+    assert v.unmet == [dict(requirement="profit", min_p=0.95)]
     assert v.headline == "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet."
-    assert v.to_dict()["unmet_requirements"] == [dict(requirement="profit", min_p=0.9)]
+    assert v.to_dict()["unmet_requirements"] == [dict(requirement="profit", min_p=0.95)]
     v = decide(breach="unclear")
     assert [u["requirement"] for u in v.unmet] == ["guardrail"]
     assert v.unmet[0]["metric"] == "unsubscribe_rate"      # the unjudged block rate is not named
@@ -369,10 +369,10 @@ def test_rule_stop_on_harm_or_breach():
     v = decide(breach="unclear")
     assert v.decision == "iterate"
     assert any("cannot tell yet whether unsubscribe rate stays within" in r for r in v.reasons)
-    # ... unless its one-sided bound at the decision's confidence (90%) is within the allowance
+    # ... unless its one-sided bound at the decision's confidence (95%) is within the allowance
     v = decide(breach="unclear", decision_upper=0.004)
     assert v.decision == "ship"
-    assert any("within its allowance with at least 90% probability" in r for r in v.reasons)
+    assert any("within its allowance with at least 95% probability" in r for r in v.reasons)
     assert decide(primary=(-0.02, -0.03, -0.01)).decision == "stop"
     assert decide(ltv=(-900.0, -1500.0, -300.0)).decision == "stop"
     # money lost with no primary gain shown stops; with a primary gain it iterates
@@ -547,7 +547,7 @@ def test_unsubscribe_interval_against_an_unsent_holdout_and_its_state(tmp_path):
     assert g["ci_high"] == pytest.approx(hi, abs=1e-10)
     # the state is the displayed interval's, and the decision's bound is the same interval's
     assert (g["state"], g["breached"]) == state(g["ci_low"], g["ci_high"], g["threshold"])
-    alpha_d = 2 * (1 - 0.9)                 # the default min_p_profitable, one treatment arm
+    alpha_d = 2 * (1 - 0.95)                # the default min_p_profitable, one treatment arm
     _, up = proportion_confint(x, n, alpha=alpha_d, method="wilson")
     assert g["decision_upper"] == pytest.approx(up, abs=1e-10)
     rec = e.to_results({})["guardrails"]

@@ -67,7 +67,7 @@ def test_full_spec_round_trips_through_to_dict(tmp_path):
     assert d["guardrails"] == {"unsubscribe_rate": {"max_increase": 0.002}}
     assert d["decision_rule"] == {"require_primary_significant": False, "min_ltv_lift": 1000.0,
                                   "require_positive_roi": True, "require_guardrails": True,
-                                  "min_p_profitable": 0.9}
+                                  "min_p_profitable": 0.95}
     assert d["economics"] == {"margin_rate": 0.25, "coupon_cost": 3000.0}
     assert spec.data_dir() == (tmp_path / "../data/demo").resolve()
     json.dumps(d)                                   # JSON-safe

@@ -44,6 +44,7 @@ from crmlab.campaign import _stats, endpoints, findings
 from crmlab.campaign import economics as econ_
 from crmlab.campaign import guardrails as guard_
 from crmlab.campaign.findings import Verdict
+from crmlab.experiments import DecisionRule
 from crmlab.campaign.table import (
     CampaignDataError,
     CampaignInfo,
@@ -133,7 +134,8 @@ class _Spec:
                 min_ltv_lift=float(_get(rule, "min_ltv_lift", 0.0)),
                 require_positive_roi=bool(_get(rule, "require_positive_roi", True)),
                 require_guardrails=bool(_get(rule, "require_guardrails", True)),
-                min_p_profitable=float(_get(rule, "min_p_profitable", 0.9)),
+                min_p_profitable=float(_get(rule, "min_p_profitable",
+                                                 DecisionRule.min_p_profitable)),
             ),
             segments=tuple(_get(spec, "segments", ("rfm_segment", "lifecycle_stage")) or ()),
             margin_rate=float(_get(econ, "margin_rate", 0.3)),

@@ -28,6 +28,7 @@ import pandas as pd
 from crmlab import i18n
 from crmlab.campaign import narration
 from crmlab.campaign.evaluation import CONTROL, CampaignEvaluation
+from crmlab.experiments import DecisionRule
 
 _SCENARIO = {
     "first_purchase": {"en": "First-purchase", "ko": "첫 구매 유도"},
@@ -396,7 +397,8 @@ def economics(ev: CampaignEvaluation) -> str:
         arm=ev.economics["arm"].map(lambda a: _arm(a, lang, ev.spec)))
     lines = economics_lines(econ, lang=lang, currency=ev.currency, alpha=ev.arm_alpha,
                             horizon_days=ev.horizon_days,
-                            min_p=ev.spec.get("decision_rule", {}).get("min_p_profitable", 0.9))
+                            min_p=ev.spec.get("decision_rule", {}).get(
+                                "min_p_profitable", DecisionRule.min_p_profitable))
     for _, r in ev.economics.iterrows():
         covs = r.get("adjusted_for")
         if isinstance(covs, str) and covs:
