@@ -553,3 +553,34 @@ def test_unsubscribe_interval_against_an_unsent_holdout_and_its_state(tmp_path):
     rec = e.to_results({})["guardrails"]
     assert [r["zero_by_design"] for r in rec if r["metric"] == "unsubscribe_rate"] == [True]
     assert (e.fatigue["unsubscribe_ci_low"].dropna() >= 0).all()
+
+
+def test_stop_headline_names_the_harm_shown():
+    from crmlab.campaign import narration
+
+    v = decide(breach="clear")
+    assert v.decision == "stop"
+    assert v.harms == [dict(harm="guardrail", metric="unsubscribe_rate")]
+    assert v.headline == "Verdict: STOP. The increase in unsubscribe rate is beyond its allowance."
+    assert v.to_dict()["harms"] == v.harms
+    assert narration.headline_text("stop", None, "ko", harms=v.harms) == \
+        "결론: 중단. 수신거부율 허용치 초과가 확인되었습니다."
+    # no harm listed for other decisions, and a breach that the rule ignores is not a harm
+    assert decide().harms == [] and decide(breach="unclear").harms == []
+    assert decide(breach="clear", rule={"require_guardrails": False}).harms == []
+    several = [dict(harm="guardrail", metric="unsubscribe_rate"), dict(harm="ltv", days=183.0),
+               dict(harm="primary", metric="conversion")]
+    assert narration.headline_text("stop", None, "en", harms=several) == (
+        "Verdict: STOP. The increase in unsubscribe rate is beyond its allowance, revenue per "
+        "customer over 183 days fell and conversion fell.")
+    assert narration.headline_text("stop", None, "ko", harms=[dict(harm="loss")]) == \
+        "결론: 중단. 주요 지표 개선 없는 손실이 확인되었습니다."
+
+
+def test_stop_on_primary_and_ltv_harm_names_both():
+    v = decide(primary=(-0.02, -0.03, -0.01), ltv=(-900.0, -1500.0, -300.0))
+    assert v.decision == "stop"
+    assert v.harms == [dict(harm="primary", metric="conversion"),
+                       dict(harm="ltv", days=183.0)]
+    assert v.headline == ("Verdict: STOP. Conversion fell and revenue per customer over 183 "
+                          "days fell.")

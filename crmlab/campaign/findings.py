@@ -38,11 +38,16 @@ class Verdict:
     unmet: list[dict] = field(default_factory=list)
     #: the primary metric (the headline of an ``iterate`` names it)
     primary_metric: str | None = None
+    #: for a ``stop``: the harm its arms show, each once — ``{"harm": "guardrail", "metric":
+    #: ..}``, ``{"harm": "primary", "metric": ..}``, ``{"harm": "ltv", "days": ..}``,
+    #: ``{"harm": "loss"}`` (money lost without a primary gain)
+    harms: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"decision": self.decision, "arm": self.arm, "headline": self.headline,
                 "reasons": list(self.reasons), "findings": [dict(f) for f in self.findings],
-                "unmet_requirements": [dict(u) for u in self.unmet]}
+                "unmet_requirements": [dict(u) for u in self.unmet],
+                "harms": [dict(h) for h in self.harms]}
 
 
 def _f(v) -> float:
@@ -200,8 +205,30 @@ def build_verdict(s, integrity, primary, long_term, guardrails, economics, treat
     for x in order:
         found += decisive_first(by_arm[x], dec)
     unmet = unmet_requirements(per, dec, s) if not integrity["srm_flag"] else []
+    harms = shown_harms(per, dec, s, guardrails) if not integrity["srm_flag"] else []
     return Verdict(decision=dec, arm=arm, findings=found + common, per_arm=per, unmet=unmet,
-                   primary_metric=s.primary)
+                   primary_metric=s.primary, harms=harms)
+
+
+def shown_harms(per: pd.DataFrame, dec: str, s, guardrails: pd.DataFrame) -> list[dict]:
+    """The harm the arms deciding a ``stop`` show (their ``*_harm`` flags and breached
+    guardrails by metric), each once: guardrails first, then the primary metric, the LTV and
+    money lost without a primary gain; empty for other decisions."""
+    if dec != "stop" or not len(per):
+        return []
+    arms = per[per["decision"] == "stop"]
+    out = []
+    if s.rule["require_guardrails"]:
+        g = guardrails[guardrails["arm"].isin(arms["arm"]) & (guardrails["state"] == guard_.BREACHED)]
+        for m in dict.fromkeys(g["metric"]):
+            out.append(dict(harm="guardrail", metric=str(m)))
+    if arms["primary_harm"].astype(bool).any():
+        out.append(dict(harm="primary", metric=s.primary))
+    if arms["ltv_harm"].astype(bool).any():
+        out.append(dict(harm="ltv", days=float(s.horizon_days)))
+    if ((arms["profit"] == "loses") & ~arms["primary_significant"].astype(bool)).any():
+        out.append(dict(harm="loss"))
+    return out
 
 
 def unmet_requirements(per: pd.DataFrame, dec: str, s) -> list[dict]:

@@ -159,6 +159,16 @@ def unmet_text(u: dict, lang: str, currency: str) -> str:
     return t(f"unmet.{req}", lang)
 
 
+def harm_text(h: dict, lang: str) -> str:
+    """One harm a ``stop`` shows (``Verdict.harms``) as a clause."""
+    kind = h["harm"]
+    if kind in ("guardrail", "primary"):
+        return t(f"harm.{kind}", lang, metric=metric_name(h["metric"], lang))
+    if kind == "ltv":
+        return t("harm.ltv", lang, days=f"{h['days']:g}")
+    return t(f"harm.{kind}", lang)
+
+
 def _join(parts: list[str], lang: str) -> str:
     if lang == "ko" or len(parts) < 2:
         return ", ".join(parts)
@@ -166,13 +176,17 @@ def _join(parts: list[str], lang: str) -> str:
 
 
 def headline_text(decision: str, arm: str | None, lang: str, label=None, *,
-                  unmet=None, metric: str | None = None, currency: str = "KRW") -> str:
+                  unmet=None, metric: str | None = None, currency: str = "KRW",
+                  harms=None) -> str:
     """The verdict's one-sentence headline; an ``iterate`` names the requirements its arms do
     not meet (``unmet``, :attr:`crmlab.campaign.findings.Verdict.unmet`) after the primary
-    ``metric`` it moved."""
+    ``metric`` it moved; a ``stop`` names the harm shown (``harms``)."""
     label = label or (lambda a: arm_label(a, lang))
     if decision == "ship":
         return t("headline.ship", lang, arm=label(arm) if arm else "")
+    if decision == "stop" and harms:
+        text = _join([harm_text(h, lang) for h in harms], lang)
+        return t("headline.stop", lang, harms=text[:1].upper() + text[1:])
     if decision == "iterate" and unmet and metric:
         name = metric_name(metric, lang)
         return t("headline.iterate", lang, metric=name[:1].upper() + name[1:],
@@ -184,7 +198,8 @@ def verdict_texts(verdict, lang: str, currency: str, label=None) -> tuple[str, l
     """``(headline, reasons)`` of a :class:`crmlab.campaign.findings.Verdict`."""
     return (headline_text(verdict.decision, verdict.arm, lang, label,
                           unmet=getattr(verdict, "unmet", None),
-                          metric=getattr(verdict, "primary_metric", None), currency=currency),
+                          metric=getattr(verdict, "primary_metric", None), currency=currency,
+                          harms=getattr(verdict, "harms", None)),
             [finding_text(f, lang, currency, label) for f in verdict.findings])
 
 

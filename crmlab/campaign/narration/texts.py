@@ -16,6 +16,17 @@ TEXT = {
     "headline.iterate": {
         "en": "Verdict: ITERATE. {metric} rose, but {unmet}.",
         "ko": "결론: 개선 후 재실험. {metric}은(는) 올랐지만 {unmet}는 아직 알 수 없습니다."},
+    # the headline of a stop: the harm shown by its interval
+    "headline.stop": {
+        "en": "Verdict: STOP. {harms}.",
+        "ko": "결론: 중단. {harms}이(가) 확인되었습니다."},
+    "harm.guardrail": {"en": "the increase in {metric} is beyond its allowance",
+                       "ko": "{metric} 허용치 초과"},
+    "harm.primary": {"en": "{metric} fell", "ko": "{metric} 하락"},
+    "harm.ltv": {"en": "revenue per customer over {days} days fell",
+                 "ko": "{days}일간 고객당 매출 감소"},
+    "harm.loss": {"en": "the campaign loses money without a gain in its primary metric",
+                  "ko": "주요 지표 개선 없는 손실"},
     "unmet.profit": {"en": "profit cannot be shown yet", "ko": "이익이 나는지"},
     "unmet.ltv": {
         "en": "a gain in revenue per customer over {days} days cannot be shown yet",
