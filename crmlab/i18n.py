@@ -314,6 +314,25 @@ def pct(x, digits: int = 1, signed: bool = False) -> str:
     return s.replace("-", "−")
 
 
+def prob(p) -> str:
+    """A probability as a whole percentage, kept off 0% and 100% (``<1%``, ``>99%``): an
+    estimated probability is never a certainty, so it never reads as one.
+
+    Examples
+    --------
+    >>> prob(0.874), prob(0.9996), prob(0.0), prob(None)
+    ('87%', '>99%', '<1%', '—')
+    """
+    if not _finite(p):
+        return "—"
+    v = float(p)
+    if v < 0.005:
+        return "<1%"
+    if v > 0.995:
+        return ">99%"
+    return f"{half_up(100 * v):.0f}%"
+
+
 def pp(x, digits: int = 1, lang: str = "en") -> str:
     """A difference of shares in percentage points: ``+1.2 pp`` (``+1.2%p`` in Korean).
 

@@ -426,7 +426,7 @@ def economics_table(ev: CampaignEvaluation) -> pd.DataFrame:
             _c("inc_margin", lang): s(r["incremental_margin"]),
             _c("profit", lang): f"{s(r['incremental_profit'])} ({s(r['profit_ci_low'])}"
                                 f" ~ {s(r['profit_ci_high'])})",
-            _c("p_profit", lang): i18n.pct(r["p_profitable"], 0),
+            _c("p_profit", lang): i18n.prob(r["p_profitable"]),
             _c("break_even", lang): m(r["break_even_lift"]),
             _c("roi", lang): ratio_text(r, lang, "roi"),
             _c("iroas", lang): ratio_text(r, lang, "iroas"),
@@ -664,7 +664,7 @@ def key_numbers_html(ev: CampaignEvaluation) -> str:
         items.append((f"{_k('profit', lang)} · {a}",
                       f"{smoney(r['incremental_profit'])} ({smoney(r['profit_ci_low'])} ~ "
                       f"{smoney(r['profit_ci_high'])}) · {_k('p', lang)} "
-                      f"{i18n.pct(r['p_profitable'], 0)}"))
+                      f"{i18n.prob(r['p_profitable'])}"))
     for _, r in ev.long_term.iterrows():
         a = narration.arm_label(r["arm"], lang, ev.spec)
         items.append((f"{_k('long.' + ev.endpoint, lang)} · {a}",

@@ -126,7 +126,7 @@ def finding_text(f: dict, lang: str, currency: str, arm=None) -> str:
                  be=plain(f["break_even"]), days=f"{f['days']:g}")
     if code.startswith("profit."):
         return t(code, lang, arm=a, profit=money(f["profit"]),
-                 ci=_ci(f["ci_low"], f["ci_high"], money, f["alpha"], lang), p=pct(f["p"]),
+                 ci=_ci(f["ci_low"], f["ci_high"], money, f["alpha"], lang), p=i18n.prob(f["p"]),
                  min=pct(f["min_p"]))
     if code == "guard.decision_ok":
         return t(code, lang, arm=a, metric=metric_name(f["metric"], lang), min=pct(f["min_p"]),
@@ -300,7 +300,7 @@ def economics_lines(econ_rows, *, lang: str, currency: str, alpha: float,
                          m=i18n.pct(e["margin_rate"], 0), margin=money(e["incremental_margin"]),
                          cost=plain(e["incremental_cost"]), profit=money(e["incremental_profit"]),
                          pci=_ci(e["profit_ci_low"], e["profit_ci_high"], money, alpha, lang),
-                         p=i18n.pct(e["p_profitable"], 0)))
+                         p=i18n.prob(e["p_profitable"])))
         if e["total_cost"] > 0:
             out.append(t("profit.costs", lang, arm=a, total=plain(e["total_cost"]),
                          send=plain(e["send_cost"]), sends=f"{int(e['sends']):,}",

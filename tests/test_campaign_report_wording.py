@@ -1,0 +1,58 @@
+"""The campaign report's words as a reader meets them: probabilities never read as a
+certainty, Korean amounts in won, one name per pre-period covariate, plain English and Korean
+in the sentences the demo campaigns show."""
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from crmlab import i18n
+from crmlab.campaign import narration, report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def evs(small_shop):
+    """cart_reminder (two arms, a coupon) and winback_lms (reactivation page) on the small
+    shop, in English and in Korean."""
+    from crmlab.campaign import evaluate
+    from crmlab.experiments import load_spec
+
+    out = {}
+    for cid in ("cart_reminder", "winback_lms"):
+        spec = load_spec(ROOT / f"experiments/{cid}.yaml")
+        for lang in ("en", "ko"):
+            out[cid, lang] = evaluate(small_shop, spec, lang=lang, n_boot=50)
+    return out
+
+
+def _with_p(ev, p):
+    """``ev`` whose arms' probability of a profit is ``p``, its sentences written anew."""
+    econ = ev.economics.assign(p_profitable=p)
+    verdict = dataclasses.replace(ev.verdict, findings=[
+        {**f, "p": p} if str(f.get("code", "")).startswith("profit.")
+        and f["code"] != "profit.costs" else f for f in ev.verdict.findings])
+    out = dataclasses.replace(ev, economics=econ, verdict=verdict)
+    return narration.narrate(out)
+
+
+def test_probability_of_a_profit_never_reads_as_a_certainty(evs):
+    assert [i18n.prob(p) for p in (0.9996, 0.0001, 0.874, None)] == [">99%", "<1%", "87%", "—"]
+    for lang in ("en", "ko"):
+        ev = _with_p(evs["winback_lms", lang], 0.99991)
+        keys = html.unescape(report.key_numbers_html(ev))
+        texts = [keys, report.economics(ev),
+                 report.economics_table(ev).to_string(), *ev.verdict.reasons]
+        for text in texts:
+            assert "100%" not in text, text
+        assert ">99%" in keys
+        assert ">99%" in report.economics(ev)
+        assert ">99%" in report.economics_table(ev).to_string()
+        profit = [r for r, f in zip(ev.verdict.reasons, ev.verdict.findings)
+                  if f["code"] in ("profit.pays", "profit.unclear", "profit.likely")]
+        assert profit and all(">99%" in r for r in profit)
