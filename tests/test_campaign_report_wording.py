@@ -56,3 +56,18 @@ def test_probability_of_a_profit_never_reads_as_a_certainty(evs):
         profit = [r for r, f in zip(ev.verdict.reasons, ev.verdict.findings)
                   if f["code"] in ("profit.pays", "profit.unclear", "profit.likely")]
         assert profit and all(">99%" in r for r in profit)
+
+
+def test_korean_sentences_write_won_as_the_verdict_does(evs):
+    """A Korean page's sentences read amounts in 원 (만 원 from a million on), never ₩; the
+    tables keep the exact figures."""
+    ev = evs["winback_lms", "ko"]
+    for section in (report.short_term(ev), report.long_term(ev), report.economics(ev)):
+        assert "₩" not in section, section
+        assert "원" in section
+    assert "₩" in report.short_term_table(ev).to_string()
+    # the English page is unchanged: the currency's symbol
+    en = evs["winback_lms", "en"]
+    assert "₩" in report.short_term(en) and "원" not in report.short_term(en)
+    amount = ev.long_term["ltv_lift"].iloc[0]
+    assert i18n.money(amount, ev.currency, True, lang="ko") in report.long_term(ev)

@@ -117,6 +117,16 @@ def _fmt_for(metric: str, currency: str, lang: str = "en"):
     return (lambda v: i18n.num(v, 3)), diff
 
 
+def _sentence_fmt(metric: str, currency: str, lang: str = "en"):
+    """(value formatter, difference formatter) of ``metric`` in a sentence: as in the tables,
+    except that money reads as the report's language writes it (``1,134원``, ``473만 원`` in
+    Korean, as the verdict's reasons do)."""
+    if metric in i18n.MONEY_METRICS:
+        return (lambda v: i18n.money(v, currency, lang=lang),
+                lambda v: i18n.money(v, currency, signed=True, lang=lang))
+    return _fmt_for(metric, currency, lang)
+
+
 def _metric_name(metric, lang):
     key = f"metric.{metric}"
     return i18n.t(key, lang) if key in i18n.TEXTS else metric
@@ -258,7 +268,7 @@ def short_term(ev: CampaignEvaluation) -> str:
     lang = ev.lang
     out = [f"## {i18n.t('report.h.short', lang)}"]
     for i, (_, r) in enumerate(pd.concat([ev.primary, ev.secondary]).iterrows()):
-        fv, fd = _fmt_for(r["metric"], ev.currency, ev.lang)
+        fv, fd = _sentence_fmt(r["metric"], ev.currency, ev.lang)
         level = _level(ev, primary=i < len(ev.primary))
         out.append("- " + i18n.t("report.short_sentence", lang,
                                  arm=_arm(r["arm"], lang, ev.spec),
@@ -285,8 +295,8 @@ def long_term(ev: CampaignEvaluation) -> str:
 
     lang = ev.lang
     out = [f"## {i18n.t('report.h.long', lang, days=f'{ev.horizon_days:g}')}"]
-    m = lambda v: i18n.money(v, ev.currency)  # noqa: E731
-    ms = lambda v: i18n.money(v, ev.currency, True)  # noqa: E731
+    m = lambda v: i18n.money(v, ev.currency, lang=lang)  # noqa: E731
+    ms = lambda v: i18n.money(v, ev.currency, True, lang=lang)  # noqa: E731
     for _, r in ev.long_term.iterrows():
         out.append("- " + narration.t(
             f"long.{ev.endpoint}", lang, arm=_arm(r["arm"], lang, ev.spec),
@@ -404,7 +414,7 @@ def economics(ev: CampaignEvaluation) -> str:
         if isinstance(covs, str) and covs:
             lines.append(narration.profit_adjustment_text(
                 covs, _arm(r["arm"], lang, ev.spec), lang,
-                i18n.money(r["unadjusted_profit"], ev.currency, True)))
+                i18n.money(r["unadjusted_profit"], ev.currency, True, lang=lang)))
     return "\n".join([f"## {i18n.t('report.h.economics', lang)}"] + ["- " + x for x in lines])
 
 
