@@ -117,11 +117,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "report.h.quality": {"en": "Data quality", "ko": "데이터 품질"},
     "report.h.provenance": {"en": "Provenance", "ko": "재현 정보"},
     "integrity.srm_ok": {
-        "en": "The split matches the planned holdout share (SRM p = {p}).",
-        "ko": "배정 비율이 계획한 대조군 비율과 일치합니다(SRM p = {p})."},
+        "en": "The split is consistent with the planned holdout share (SRM p = {p}; a mismatch "
+              "is flagged below {alpha}).",
+        "ko": "배정 비율이 계획한 대조군 비율에서 벗어났다고 볼 근거가 없습니다(SRM p = {p}, "
+              "{alpha} 미만이면 불일치로 판정)."},
     "integrity.srm_bad": {
-        "en": "The split does NOT match the planned holdout share (SRM p = {p}).",
-        "ko": "배정 비율이 계획한 대조군 비율과 맞지 않습니다(SRM p = {p})."},
+        "en": "The split does NOT match the planned holdout share (SRM p = {p}, below {alpha}).",
+        "ko": "배정 비율이 계획한 대조군 비율과 맞지 않습니다(SRM p = {p}, {alpha} 미만)."},
     "integrity.balance_ok": {
         "en": "The arms looked alike before the campaign (largest standardised difference {smd}).",
         "ko": "캠페인 전 군 간 특성이 비슷했습니다(최대 표준화 차이 {smd})."},

@@ -71,3 +71,28 @@ def test_korean_sentences_write_won_as_the_verdict_does(evs):
     assert "₩" in report.short_term(en) and "원" not in report.short_term(en)
     amount = ev.long_term["ltv_lift"].iloc[0]
     assert i18n.money(amount, ev.currency, True, lang="ko") in report.long_term(ev)
+
+
+def test_plain_english_and_the_srm_threshold(evs):
+    ev = evs["cart_reminder", "en"]
+    long = report.long_term(ev)
+    assert "below 1 = less churn" in long and "fewer churn" not in long
+    why = narration.t("why.no_channel_baseline", "en")
+    assert why.startswith("the holdout receives no message, and other campaigns sent too few")
+    finding = {"code": "guard.not_judged", "arm": "coupon", "metric": "block_rate",
+               "why": "no_channel_baseline", "lift": None, "ci_low": None, "ci_high": None,
+               "alpha": 0.05, "threshold": 0.05}
+    assert "too few messages on this channel to give its usual rate" in narration.finding_text(
+        finding, "en", "KRW")
+    # a split that passes the SRM check is "consistent with" the plan, and the page says at
+    # which p-value a mismatch would be flagged
+    for lang, said in (("en", "consistent with the planned holdout share"),
+                       ("ko", "벗어났다고 볼 근거가 없습니다")):
+        e = dataclasses.replace(ev, lang=lang,
+                                integrity={**ev.integrity, "srm_p_value": 0.032,
+                                           "srm_flag": False})
+        text = report.integrity(e)
+        assert said in text and "0.032" in text and "0.001" in text, text
+        bad = dataclasses.replace(e, integrity={**e.integrity, "srm_p_value": 0.0002,
+                                                "srm_flag": True})
+        assert "0.001" in report.integrity(bad) and said not in report.integrity(bad)

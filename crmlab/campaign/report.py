@@ -27,7 +27,7 @@ import pandas as pd
 
 from crmlab import i18n
 from crmlab.campaign import narration
-from crmlab.campaign.evaluation import CONTROL, CampaignEvaluation
+from crmlab.campaign.evaluation import CONTROL, SRM_ALPHA, CampaignEvaluation
 from crmlab.experiments import DecisionRule
 
 _SCENARIO = {
@@ -186,7 +186,7 @@ def integrity(ev: CampaignEvaluation) -> str:
     lang, g = ev.lang, ev.integrity
     parts = [
         i18n.t("integrity.srm_bad" if g["srm_flag"] else "integrity.srm_ok", lang,
-               p=_p(g["srm_p_value"])),
+               p=_p(g["srm_p_value"]), alpha=f"{SRM_ALPHA:g}"),
         i18n.t("integrity.balance_bad" if g.get("balance_flag") else "integrity.balance_ok",
                lang, smd=i18n.num(g["balance_max_smd"], 3)),
         i18n.t("integrity.compliance", lang, consent=f"{g['consent_violations']:,}",

@@ -120,8 +120,8 @@ TEXT = {
         "en": "{arm}: {metric} not judged — {why}.",
         "ko": "{arm}: {metric}은(는) 판정하지 않았습니다. {why}."},
     "why.no_channel_baseline": {
-        "en": "the holdout receives no message and too few sends of other campaigns on this "
-              "channel give a usual rate",
+        "en": "the holdout receives no message, and other campaigns sent too few messages on "
+              "this channel to give its usual rate",
         "ko": "대조군은 메시지를 받지 않고, 같은 채널의 다른 캠페인 발송이 너무 적어 평소 "
               "비율을 알 수 없습니다"},
     # notes (crmlab.campaign.evaluation) and exclusions
@@ -211,7 +211,7 @@ TEXT = {
         "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout "
               "({lift}, {ci}). Churn is counted from assignment and observed when the gap since "
               "the last purchase reaches {C} days: churned by day 90 {e90} vs {c90}, by day 180 "
-              "{e180} vs {c180}; hazard ratio {hr} ({hrci}; below 1 = fewer churn).",
+              "{e180} vs {c180}; hazard ratio {hr} ({hrci}; below 1 = less churn).",
         "ko": "{arm}: {days}일간 고객당 매출 {value}, 대조군 {control} ({lift}, {ci}). 이탈은 "
               "배정 시점부터, 마지막 구매 후 {C}일이 지난 시점에 관측합니다: 90일 내 이탈 "
               "{e90} 대 {c90}, 180일 내 {e180} 대 {c180}; 위험비 {hr} ({hrci}; 1 미만 = 이탈 "
