@@ -96,3 +96,21 @@ def test_plain_english_and_the_srm_threshold(evs):
         bad = dataclasses.replace(e, integrity={**e.integrity, "srm_p_value": 0.0002,
                                                 "srm_flag": True})
         assert "0.001" in report.integrity(bad) and said not in report.integrity(bad)
+
+
+def test_one_name_per_covariate_and_a_list_of_them_reads_unambiguously(evs):
+    from crmlab.campaign.narration.labels import COVARIATES
+    from crmlab.campaign.narration.texts import TEXT
+
+    for cov, names in COVARIATES.items():
+        assert "," not in names["en"] and "," not in names["ko"], names
+        assert TEXT[f"cov.{cov}"]["en"] == names["en"]      # the sentence's name is the table's
+    ev = evs["cart_reminder", "en"]
+    table = report.short_term_table(ev)
+    adjusted = [c for c in table.iloc[:, -1] if c != "—"]
+    assert adjusted
+    for cell in adjusted:   # every listed name is a covariate's name, and nothing else
+        assert set(cell.split(", ")) <= {n["en"] for n in COVARIATES.values()}, cell
+    balance = set(report.balance_table(ev).iloc[:, 0])
+    words = re.findall(r"\(([^;()]+); regression adjustment", report.short_term(ev))
+    assert words and all(set(w.split(", ")) <= balance for w in words), (words, balance)

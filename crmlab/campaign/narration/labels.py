@@ -36,11 +36,14 @@ LEVELS = {
     "Gyeongbuk": "경북", "Gyeongnam": "경남", "Jeju": "제주",
 }
 
+#: pre-period covariates: one name each, the same in the tables and in the sentences that say
+#: what a difference is adjusted for (:data:`crmlab.campaign.narration.texts.TEXT` ``cov.*``);
+#: no name holds a comma, so a list of them reads unambiguously
 COVARIATES = {
-    "pre_revenue": {"en": "Revenue, 90 days before", "ko": "사전 90일 매출"},
-    "pre_orders": {"en": "Orders, 90 days before", "ko": "사전 90일 주문 수"},
-    "pre_visits": {"en": "Visits, 90 days before", "ko": "사전 90일 방문 수"},
-    "tenure_days": {"en": "Days since signup", "ko": "가입 후 경과 일수"},
+    "pre_revenue": {"en": "90-day revenue", "ko": "사전 90일 매출"},
+    "pre_orders": {"en": "90-day orders", "ko": "사전 90일 주문 수"},
+    "pre_visits": {"en": "90-day visits", "ko": "사전 90일 방문 수"},
+    "tenure_days": {"en": "days since signup", "ko": "가입 후 경과 일수"},
 }
 
 STEPS = {

@@ -206,7 +206,7 @@ TEXT = {
     "cov.pre_revenue": {"en": "90-day revenue", "ko": "90일 매출"},
     "cov.pre_orders": {"en": "90-day orders", "ko": "90일 주문 수"},
     "cov.pre_visits": {"en": "90-day visits", "ko": "90일 방문 수"},
-    "cov.tenure_days": {"en": "tenure", "ko": "가입 기간"},
+    "cov.tenure_days": {"en": "days since signup", "ko": "가입 후 경과 일수"},
     "long.churn": {
         "en": "{arm}: over {days} days a customer brought {value} vs {control} in the holdout "
               "({lift}, {ci}). Churn is counted from assignment and observed when the gap since "
