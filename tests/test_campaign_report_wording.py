@@ -114,3 +114,12 @@ def test_one_name_per_covariate_and_a_list_of_them_reads_unambiguously(evs):
     balance = set(report.balance_table(ev).iloc[:, 0])
     words = re.findall(r"\(([^;()]+); regression adjustment", report.short_term(ev))
     assert words and all(set(w.split(", ")) <= balance for w in words), (words, balance)
+
+
+def test_korean_counts_carry_their_counter(evs):
+    ev = evs["cart_reminder", "ko"]
+    head = report.header(ev)
+    n = int(ev.audience["n"].iloc[0])
+    assert re.search(rf"대조군 {n:,}명\(\d+\.\d%\)", head), head
+    en = report.header(evs["cart_reminder", "en"])
+    assert re.search(rf"holdout {n:,} \(\d+\.\d%\)", en) and "명" not in en

@@ -148,7 +148,7 @@ def test_korean_page_uses_the_report_vocabulary(tmp_path):
     assert f'<span class="badge verdict iterate">{i18n.t("decision.iterate", "ko")}</span>' in block
     for text in (i18n.t("metric.conversion", "ko"), i18n.t("metric.unsubscribe_rate", "ko"),
                  "183일", "+1.2%p", "휴면 고객 재활성화", "문자(SMS)", "위반", "판단 제외",
-                 "동의 없는 발송 없음", "대조군 2,000"):
+                 "동의 없는 발송 없음", "대조군 2,000명", "10,000건 발송"):
         assert text in block, text
     assert "(ship)" not in html and "unsubscribe" not in block
 

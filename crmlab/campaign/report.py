@@ -154,8 +154,9 @@ def header(ev: CampaignEvaluation) -> str:
                                      reason=_md(ev.exploratory_reason or "—"),
                                      days=f"{ev.horizon_days:g}") + "**\n")
     lines.append("# " + i18n.t("report.title", lang, title=_md(ev.title)))
+    count = "{n:,}명({share})" if lang == "ko" else "{n:,} ({share})"
     arms = ", ".join(f"{_arm(a, lang, ev.spec)} "
-                     f"{int(n):,} ({i18n.pct(s, 1)})"
+                     + count.format(n=int(n), share=i18n.pct(s, 1))
                      for a, n, s in zip(ev.audience["arm"], ev.audience["n"],
                                         ev.audience["share"]))
     lines.append(i18n.t("report.intro", lang,

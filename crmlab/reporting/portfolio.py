@@ -55,7 +55,7 @@ LABELS = {
         "ltv": "Long-term lift per customer", "profit": "Incremental profit",
         "cost": "Cost", "guardrails": "Guardrails", "compliance": "Compliance",
         "verdict": "Verdict", "why": "Why", "open": "open report",
-        "p_profitable": "chance it pays", "roi": "ROI", "sends": "sends", "send": "sending",
+        "p_profitable": "chance it pays", "roi": "ROI", "sends": "{n} sends", "send": "sending",
         "coupon": "coupons", "customers": "customers",
         "guard_state": {"within": "within", "breached": "breached",
                         "not settled": "not settled", "not judged": "not judged"},
@@ -88,7 +88,7 @@ LABELS = {
         "ltv": "고객당 장기 매출 상승", "profit": "증분 이익", "cost": "비용",
         "guardrails": "가드레일", "compliance": "수신 동의 준수", "verdict": "판정",
         "why": "근거", "open": "보고서 열기", "p_profitable": "이익을 낼 확률", "roi": "ROI",
-        "sends": "발송", "send": "발송비", "coupon": "쿠폰비", "customers": "명",
+        "sends": "{n}건 발송", "send": "발송비", "coupon": "쿠폰비", "customers": "명",
         "guard_state": {"within": "기준 이내", "breached": "위반", "not settled": "미확정",
                         "not judged": "판단 제외"},
         "compliance_ok": "동의 없는 발송 없음",
@@ -284,7 +284,7 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
         parts = []
         sends = to_number(r.get("sends"))
         if sends is not None:
-            parts.append(f"{format_count(sends)} {L['sends']}")
+            parts.append(L["sends"].format(n=format_count(sends)))
         for key, label in (("send_cost", L["send"]), ("coupon_cost", L["coupon"])):
             if to_number(r.get(key)) is not None:
                 parts.append(f"{label} {money(r.get(key), signed=False)}")
@@ -329,6 +329,7 @@ def index_row(cid: str, res: dict, L: dict, lang: str, out: Path,
         "start": start, "end": end if end != start else "",
         "audience": format_count(n_total) if n_total is not None else MISSING,
         "arms": [f"{_arm_label(arm, lang, arm_labels)} {format_count(n)}"
+                 + ("명" if lang == "ko" else "")
                  for arm, n in arms.items()
                  if to_number(n) is not None],
         "primary": primary or empty, "ltv": ltv or empty, "profit": profit or empty,
