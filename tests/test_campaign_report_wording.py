@@ -123,3 +123,16 @@ def test_korean_counts_carry_their_counter(evs):
     assert re.search(rf"대조군 {n:,}명\(\d+\.\d%\)", head), head
     en = report.header(evs["cart_reminder", "en"])
     assert re.search(rf"holdout {n:,} \(\d+\.\d%\)", en) and "명" not in en
+
+
+def test_data_quality_introduces_its_table_last(evs):
+    """The sentence that introduces the flagged rows ("Rows flagged ...:") comes right before
+    the table, after the statistics' notes."""
+    ev = evs["winback_lms", "en"]
+    notes = [{"code": "block_rate_no_baseline", "sends": 0, "channel": "lms", "min_sends": 100}]
+    for lang in ("en", "ko"):
+        e = dataclasses.replace(ev, lang=lang, notes=notes)
+        text = report.data_quality(e)
+        intro = i18n.t("report.quality_intro", lang)
+        assert text.endswith(intro), text
+        assert text.index(i18n.t("report.notes_intro", lang)) < text.index(intro)

@@ -479,13 +479,13 @@ def data_quality(ev: CampaignEvaluation) -> str:
     flagged = q[q["rows"].fillna(0) > 0] if len(q) else q
     intro = (i18n.t("report.quality_intro", lang) if len(flagged) or len(ev.exclusions)
              else i18n.t("report.quality_clean", lang))
-    out = f"## {i18n.t('report.h.quality', lang)}\n\n{intro}"
-    if ev.notes:
+    out = f"## {i18n.t('report.h.quality', lang)}"
+    if ev.notes:  # the notes first: the intro ends by introducing the table that follows
         label = lambda a: _arm_text(ev, a)  # noqa: E731
         out += ("\n\n" + i18n.t("report.notes_intro", lang) + "\n\n"
                 + "\n".join(f"- {_md(narration.note_text(n, lang, label))}"
                              for n in ev.notes))
-    return out
+    return out + f"\n\n{intro}"
 
 
 def data_quality_table(ev: CampaignEvaluation) -> pd.DataFrame:
