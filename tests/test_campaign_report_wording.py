@@ -136,3 +136,27 @@ def test_data_quality_introduces_its_table_last(evs):
         intro = i18n.t("report.quality_intro", lang)
         assert text.endswith(intro), text
         assert text.index(i18n.t("report.notes_intro", lang)) < text.index(intro)
+
+
+def test_figures_name_arms_as_the_text_does(evs):
+    """The legends and axis labels of the report's figures use the spec's arm labels (the
+    Korean label on a Korean page), never the arm id."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crmlab.plots import campaign as figures
+
+    for lang in ("en", "ko"):
+        ev = evs["cart_reminder", lang]
+        want = {narration.arm_label(a, lang, ev.spec) for a in ev.audience["arm"]}
+        assert "reminder_coupon" not in want
+        for draw in (figures.retention_by_arm, figures.cumulative_revenue_by_arm,
+                     figures.funnel):
+            legend = {t.get_text() for t in draw(ev).axes[0].get_legend().get_texts()}
+            assert legend == want, (draw.__name__, legend)
+        ticks = " ".join(t.get_text() for t in figures.lift_forest(ev).axes[0].get_yticklabels())
+        assert "reminder_coupon" not in ticks
+        assert narration.arm_label("reminder_coupon", lang, ev.spec) in ticks
+        plt.close("all")

@@ -51,8 +51,12 @@ def _l(key: str, lang: str, **kw) -> str:
     return text.format(**kw) if kw else text
 
 
-def _arm_label(arm: str, lang: str) -> str:
-    return i18n.t("arm.control", lang) if arm == "control" else str(arm)
+def _arm_label(arm: str, lang: str, spec=None) -> str:
+    """An arm's label as the report's text shows it: the spec's ``arm_labels``, the holdout by
+    its name, else the arm id."""
+    from crmlab.campaign.narration import arm_label
+
+    return arm_label(arm, lang, spec)
 
 
 def _palette(arms) -> dict:
@@ -76,7 +80,7 @@ def retention_by_arm(ev, ax=None):
     fig, ax = _axes(ax)
     pal = _palette(km["arm"].unique())
     for arm, g in km.groupby("arm", sort=False):
-        lab = _arm_label(arm, lang)
+        lab = _arm_label(arm, lang, getattr(ev, "spec", None))
         ax.step(g["day"], g["retention"], where="post", color=pal[arm], label=lab, lw=2)
         ax.fill_between(g["day"], g["ci_low"], g["ci_high"], step="post", color=pal[arm],
                         alpha=0.18, lw=0)
@@ -98,7 +102,8 @@ def cumulative_revenue_by_arm(ev, ax=None):
     zero = pd.DataFrame({"arm": cur["arm"].unique(), "day": 0.0, "mean": 0.0, "se": 0.0})
     cur = pd.concat([zero, cur], ignore_index=True).sort_values(["arm", "day"])
     for arm, g in cur.groupby("arm", sort=False):
-        ax.plot(g["day"], g["mean"], color=pal[arm], lw=2, label=_arm_label(arm, lang))
+        ax.plot(g["day"], g["mean"], color=pal[arm], lw=2,
+                label=_arm_label(arm, lang, getattr(ev, "spec", None)))
         ax.fill_between(g["day"], g["mean"] - 1.96 * g["se"], g["mean"] + 1.96 * g["se"],
                         color=pal[arm], alpha=0.18, lw=0)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: i18n.money(v, ev.currency)))
@@ -123,7 +128,9 @@ def lift_forest(ev, ax=None):
              for m in f["metric"].unique()}
     many = f["arm"].nunique() > 1
     lower = {"en": " (lower is better)", "ko": " (낮을수록 좋음)"}[lang if lang == "ko" else "en"]
-    f["label"] = [names[m] + (lower if m in _LOWER_IS_BETTER else "") + (f" · {a}" if many else "")
+    spec = getattr(ev, "spec", None)
+    f["label"] = [names[m] + (lower if m in _LOWER_IS_BETTER else "")
+                  + (f" · {_arm_label(a, lang, spec)}" if many else "")
                   for m, a in zip(f["metric"], f["arm"])]
     fig, ax = _axes(ax, size=(7.5, 0.45 * len(f) + 1.4))
     y = np.arange(len(f))[::-1]
@@ -143,9 +150,10 @@ def funnel(ev, ax=None):
     lang = ev.lang
     fu = ev.funnel.copy()
     fu["step_label"] = [_l(s, lang) for s in fu["step"]]
-    fu["arm_label"] = [_arm_label(a, lang) for a in fu["arm"]]
+    spec = getattr(ev, "spec", None)
+    fu["arm_label"] = [_arm_label(a, lang, spec) for a in fu["arm"]]
     fig, ax = _axes(ax)
-    pal = {_arm_label(a, lang): c for a, c in _palette(fu["arm"].unique()).items()}
+    pal = {_arm_label(a, lang, spec): c for a, c in _palette(fu["arm"].unique()).items()}
     sns.barplot(data=fu, x="step_label", y="share_of_assigned", hue="arm_label", palette=pal,
                 ax=ax)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
