@@ -160,3 +160,13 @@ def test_figures_name_arms_as_the_text_does(evs):
         assert "reminder_coupon" not in ticks
         assert narration.arm_label("reminder_coupon", lang, ev.spec) in ticks
         plt.close("all")
+
+
+def test_provenance_shows_no_empty_finish(evs):
+    """A report is written before its run ends: no "Finished —" row; a known finish shows."""
+    ev = evs["winback_lms", "en"]
+    prov = {"crmlab_version": "0.1.0", "started_at": "2026-01-01T00:00:00", "finished_at": None}
+    items = list(report.provenance_table(ev, prov).iloc[:, 0])
+    assert "Started" in items and "Finished" not in items
+    done = report.provenance_table(ev, {**prov, "finished_at": "2026-01-01T00:01:00"})
+    assert dict(zip(done.iloc[:, 0], done.iloc[:, 1]))["Finished"] == "2026-01-01T00:01:00"

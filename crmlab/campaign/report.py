@@ -547,7 +547,8 @@ def _prov_value(v) -> str:
 
 def provenance_table(ev: CampaignEvaluation, provenance: dict | None) -> pd.DataFrame:
     """Provenance as a two-column table: code version and commit, data fingerprint and
-    source, seed, spec hash, start and finish, then one row per spec parameter (its YAML key,
+    source, seed, spec hash, start (and finish, when known: a report is written while its run is
+    still going, so its finish is in ``results.json``), then one row per spec parameter (its YAML key,
     its value as written). Texts are kept as they are: show the table escaped
     (:func:`crmlab.reporting.sanitize.safe_table`)."""
     lang = ev.lang
@@ -564,8 +565,9 @@ def provenance_table(ev: CampaignEvaluation, provenance: dict | None) -> pd.Data
     rows.append((L("seed"), _prov_value(p.get("seed", ev.spec.get("seed")))))
     if p.get("spec_hash"):
         rows.append((L("spec_hash"), str(p["spec_hash"])[:16]))
-    rows += [(L("started_at"), _prov_value(p.get("started_at"))),
-             (L("finished_at"), _prov_value(p.get("finished_at")))]
+    rows.append((L("started_at"), _prov_value(p.get("started_at"))))
+    if p.get("finished_at"):  # the page is written before its run ends: results.json has it
+        rows.append((L("finished_at"), _prov_value(p["finished_at"])))
     params = p.get("parameters")
     if isinstance(params, dict):
         rows += [(f"{L('parameter')} · {k}", _prov_value(v)) for k, v in params.items()]
