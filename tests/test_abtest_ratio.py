@@ -67,3 +67,25 @@ def test_zero_denominator_in_an_arm_is_an_error():
                        "orders": [0.0] * 3 + [1.0, 1, 2], "x": [1.0, 2, 3, 4, 5, 6]})
     with pytest.raises(ValueError, match="denominator sums to zero"):
         ratio_adjusted(df, "arm", "rev", "orders", ["x"], "c")
+
+
+def test_p_value_agrees_with_the_interval():
+    """The p-value tests the adjusted difference itself (not only the adjustment term)."""
+    from scipy import stats
+
+    pop = _population(1_500, 8)
+    rng = np.random.default_rng(9)
+    for scale in (1.0, 1.3, 0.7):
+        t = rng.random(len(pop)) < 0.5
+        df = pd.DataFrame({"arm": np.where(t, "t", "c"),
+                           "rev": np.where(t, pop.rev0 * scale, pop.rev0),
+                           "orders": pop.orders, "pre_orders": pop.pre_orders,
+                           "pre_revenue": pop.pre_revenue})
+        a = ratio_adjusted(df, "arm", "rev", "orders", ["pre_orders", "pre_revenue"],
+                           "c").to_frame().iloc[0]
+        excludes = a["ci_low"] > 0 or a["ci_high"] < 0
+        assert excludes == (a["p_value"] < 0.05)
+        dof = len(df) - 6          # intercept, arm, two covariates and their interactions
+        assert a["p_value"] == pytest.approx(
+            2 * stats.t.sf(abs(a["abs_lift"]) / a["se"], dof), rel=1e-9, abs=1e-300)
+        assert a["ci_high"] - a["abs_lift"] == pytest.approx(stats.t.isf(0.025, dof) * a["se"])

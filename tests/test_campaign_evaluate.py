@@ -552,6 +552,9 @@ def test_unsubscribe_interval_against_an_unsent_holdout_and_its_state(tmp_path):
     assert g["decision_upper"] == pytest.approx(up, abs=1e-10)
     rec = e.to_results({})["guardrails"]
     assert [r["zero_by_design"] for r in rec if r["metric"] == "unsubscribe_rate"] == [True]
+    # the p-value tests the arm's events against the known zero, as the interval does
+    assert g["p_value"] == (0.0 if x > 0 else 1.0)
+    assert (g["p_value"] < e.arm_alpha) == (g["ci_low"] > 0)
     assert (e.fatigue["unsubscribe_ci_low"].dropna() >= 0).all()
 
 

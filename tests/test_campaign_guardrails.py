@@ -136,7 +136,9 @@ def test_a_holdout_zero_by_design_never_puts_the_interval_below_zero(x_t, n_t, n
     assert r["ci_low"] == pytest.approx(lo, abs=1e-10) and r["ci_low"] >= 0
     assert r["ci_high"] == pytest.approx(hi, abs=1e-10)
     assert r["zero_by_design"] and "zero by design" in r["method"]
-    assert r["abs_lift"] == pytest.approx(x_t / n_t) and r["p_value"] == plain["p_value"]
+    assert r["abs_lift"] == pytest.approx(x_t / n_t)
+    # the events against the known zero: any event shows an increase
+    assert r["p_value"] == (0.0 if x_t > 0 else 1.0)
     # a holdout with events is not zero by design, whatever the caller says
     df = _two_arms(x_t, n_t, 2, n_c)
     r = _stats.proportion_rows(df, "unsubscribed", "control", ["t"], alpha,

@@ -156,7 +156,8 @@ def ratio_adjusted(df, arm: str, numerator: str, denominator: str, covariates, c
         rows.append({"metric": name, "arm": a, "n": nt, "value": rt, "control_value": rc,
                      "abs_lift": est, "rel_lift": est / rc if rc else np.nan,
                      "ci_low": est - half, "ci_high": est + half,
-                     "p_value": float(g["p_value"]) if se > 0 else float(est == 0),
+                     "p_value": (float(2 * stats.t.sf(abs(est) / se, int(g["dof"])))
+                                 if se > 0 else float(est == 0)),
                      "method": "delta method, regression-adjusted (Lin 2013, HC2)", "se": se,
                      "variance_reduction": 1 - se ** 2 / (vt + vc) if vt + vc > 0 else np.nan,
                      "unadjusted_abs_lift": raw, "covariates": ", ".join(covariates),

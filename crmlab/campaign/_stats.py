@@ -33,7 +33,8 @@ def _row(f: pd.Series, metric: str, arm, control_n: int, **extra) -> dict:
     return out
 
 
-ZERO_BY_DESIGN = ("Wilson score CI of the arm's rate: the holdout's rate is zero by design "
+ZERO_BY_DESIGN = ("Wilson score CI of the arm's rate, and its events tested against a known "
+                  "zero: the holdout's rate is zero by design "
                   "(it receives no message), so the difference is the arm's rate")
 
 
@@ -48,8 +49,9 @@ def proportion_rows(df: pd.DataFrame, outcome: str, control: str, treatments: li
     rate is known rather than estimated, and the interval of the difference is the Wilson score
     interval of the arm's rate — Newcombe's hybrid interval with the control's interval
     collapsed onto its known zero — so it never extends below zero, the least the difference
-    can be (``zero_by_design`` is set on the row; the test and p-value stay those of the two
-    arms' counts). A control with events is compared as usual."""
+    can be (``zero_by_design`` is set on the row). Its p-value is that of the test of "no
+    increase" against the known zero: 0 when the arm has an event (a rate of zero cannot
+    produce one), 1 when it has none. A control with events is compared as usual."""
     from crmlab.abtest.proportions import wilson_interval
 
     metric = metric or outcome
@@ -67,6 +69,7 @@ def proportion_rows(df: pd.DataFrame, outcome: str, control: str, treatments: li
             lo, hi = wilson_interval(int(f["conversions"]), int(f["n"]), alpha)
             f = f.copy()
             f["ci_low"], f["ci_high"] = float(lo), float(hi)
+            f["p_value"] = 0.0 if int(f["conversions"]) > 0 else 1.0
             f["method"] = f"{f['method'].split(';')[0]}; {ZERO_BY_DESIGN}"
         rows.append(_row(f, metric, arm, nc, zero_by_design=zero))
     return rows
