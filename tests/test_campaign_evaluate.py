@@ -178,6 +178,7 @@ def test_economics_are_profit_with_its_interval(ev):
     else:
         assert e["ratio_note"] == "cost_below_margin_se" and np.isnan(e["roi"])
         assert e["margin_se"] > e["total_cost"]
+        assert e["profit_ci_low"] <= 0 <= e["profit_ci_high"]
     res = ev.to_results({})["economics"][0]
     assert {"incremental_profit", "profit_ci_low", "profit_ci_high", "p_profitable",
             "send_cost", "coupon_cost", "total_cost"} <= set(res)
@@ -587,3 +588,15 @@ def test_stop_on_primary_and_ltv_harm_names_both():
                        dict(harm="ltv", days=183.0)]
     assert v.headline == ("Verdict: STOP. Conversion fell and revenue per customer over 183 "
                           "days fell.")
+
+
+def test_ratio_is_shown_when_imprecise_but_of_known_sign():
+    from crmlab.campaign.economics import ratios
+
+    # SE of the margin 3x the cost, profit interval above zero: shown, with its interval
+    r = ratios(4.7e6, 2.6e6, 6.8e6, 1.7e7, 1.0e7, 2.4e7, 3.2e5, 9.6e5)
+    assert r["ratio_note"] is None and r["roi"] == pytest.approx(4.7e6 / 3.2e5)
+    assert r["roi_ci_low"] == pytest.approx(2.6e6 / 3.2e5)
+    # the same precision with zero inside the interval: not meaningful
+    r = ratios(1.1e7, -1.3e7, 3.5e7, 3.7e7, -4e7, 1.2e8, 3.9e4, 4e6)
+    assert r["ratio_note"] == "cost_below_margin_se" and np.isnan(r["roi"])

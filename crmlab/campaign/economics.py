@@ -21,7 +21,8 @@ import pandas as pd
 #: and 91.5% (BCa) on 70 arms of ten 20,000-customer shops.
 INTERVAL = "welch"
 #: ROI / iROAS are not meaningful when the standard error of the incremental margin exceeds the
-#: incremental cost times this factor (the ROI's standard error would be above 100 points)
+#: incremental cost times this factor (the ROI's standard error would be above 100 points) and
+#: the profit interval holds zero
 ROI_SE_LIMIT = 1.0
 _CHUNK = 250
 
@@ -273,7 +274,9 @@ def ratios(profit, p_lo, p_hi, rev, r_lo, r_hi, cost, margin_se) -> dict:
     if not cost > 0:
         out["ratio_note"] = "no_cost"
         return out
-    if margin_se > ROI_SE_LIMIT * cost:
+    if margin_se > ROI_SE_LIMIT * cost and not (p_lo > 0 or p_hi < 0):
+        # imprecise and of unknown sign: a ratio of thousands of percent either way says
+        # nothing; an imprecise ratio whose interval excludes zero still bounds the return
         out["ratio_note"] = "cost_below_margin_se"
         return out
     out.update(roi=profit / cost, roi_ci_low=p_lo / cost, roi_ci_high=p_hi / cost,
