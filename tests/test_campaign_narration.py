@@ -258,3 +258,23 @@ def test_a_one_day_campaign_shows_one_date(korean_reports):
         assert head.count("2026-05-03") == 1 and "~" not in head.split("2026-05-03")[1][:4]
         head = report.header(dataclasses.replace(ev, campaign=week, lang=lang))
         assert {"en": "2026-05-03 to 2026-05-09", "ko": "2026-05-03 ~ 2026-05-09"}[lang] in head
+
+
+def test_inconclusive_headline_says_what_the_test_can_detect():
+    import pandas as pd
+
+    from crmlab.campaign.findings import Verdict
+    from crmlab.campaign.narration import verdict_texts
+
+    f = [dict(code="primary.unclear", arm="coupon", metric="conversion", lift=0.022,
+              ci_low=-0.026, ci_high=0.063, alpha=0.05),
+         dict(code="settle.mde", arm="coupon", metric="conversion", mde=0.0688, power=0.8)]
+    v = Verdict(decision="inconclusive", arm=None, findings=f, per_arm=pd.DataFrame())
+    en, _ = verdict_texts(v, "en", "KRW")
+    assert en == ("Verdict: INCONCLUSIVE. The data cannot tell whether the campaign works. "
+                  "This test detects a change of 6.9 pp or more with 80% power.")
+    ko, _ = verdict_texts(v, "ko", "KRW")
+    assert ko.startswith("결론: 판단 보류.") and "6.9%p 이상의 차이여야 80% 검정력" in ko
+    # without an MDE (e.g. a sample-ratio mismatch) the headline stays as it was
+    v = Verdict(decision="inconclusive", arm=None, findings=f[:1], per_arm=pd.DataFrame())
+    assert verdict_texts(v, "en", "KRW")[0].endswith("whether the campaign works.")

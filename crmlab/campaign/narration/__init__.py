@@ -195,12 +195,19 @@ def headline_text(decision: str, arm: str | None, lang: str, label=None, *,
 
 
 def verdict_texts(verdict, lang: str, currency: str, label=None) -> tuple[str, list[str]]:
-    """``(headline, reasons)`` of a :class:`crmlab.campaign.findings.Verdict`."""
-    return (headline_text(verdict.decision, verdict.arm, lang, label,
-                          unmet=getattr(verdict, "unmet", None),
-                          metric=getattr(verdict, "primary_metric", None), currency=currency,
-                          harms=getattr(verdict, "harms", None)),
-            [finding_text(f, lang, currency, label) for f in verdict.findings])
+    """``(headline, reasons)`` of a :class:`crmlab.campaign.findings.Verdict`; an
+    ``inconclusive`` headline adds the smallest effect the test detects (its first
+    ``settle.mde`` finding), the reason the data cannot tell."""
+    head = headline_text(verdict.decision, verdict.arm, lang, label,
+                         unmet=getattr(verdict, "unmet", None),
+                         metric=getattr(verdict, "primary_metric", None), currency=currency,
+                         harms=getattr(verdict, "harms", None))
+    if verdict.decision == "inconclusive":
+        mde = [f for f in verdict.findings if f.get("code") == "settle.mde"
+               and f.get("mde") is not None and np.isfinite(f["mde"])]
+        if mde:
+            head += " " + finding_text(mde[0], lang, currency, label)
+    return head, [finding_text(f, lang, currency, label) for f in verdict.findings]
 
 
 def narrate(ev, lang: str | None = None):
