@@ -337,19 +337,20 @@ def test_rule_iterate_when_primary_works_but_money_does_not():
 def test_iterate_headline_names_the_requirements_that_fail():
     v = decide(p_profit=0.6)
     assert v.unmet == [dict(requirement="profit", min_p=0.95)]
-    assert v.headline == "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet."
+    assert v.headline == ("Verdict: ITERATE. Conversion rose, but the data cannot show yet that "
+                          "it makes a profit.")
     assert v.to_dict()["unmet_requirements"] == [dict(requirement="profit", min_p=0.95)]
     v = decide(breach="unclear")
     assert [u["requirement"] for u in v.unmet] == ["guardrail"]
     assert v.unmet[0]["metric"] == "unsubscribe_rate"      # the unjudged block rate is not named
-    assert v.headline.endswith("but the increase in unsubscribe rate cannot be shown within its "
-                               "allowance.")
+    assert v.headline.endswith("cannot show yet that the increase in unsubscribe rate stays "
+                               "within its allowance.")
     v = decide(p_profit=0.6, p_ltv=0.5, breach="unclear", rule={"min_ltv_lift": 500})
     assert [u["requirement"] for u in v.unmet] == ["profit", "ltv", "guardrail"]
     assert v.headline == (
-        "Verdict: ITERATE. Conversion rose, but profit cannot be shown yet, a gain of at least "
-        "₩500 in revenue per customer over 183 days cannot be shown yet and the increase in "
-        "unsubscribe rate cannot be shown within its allowance.")
+        "Verdict: ITERATE. Conversion rose, but the data cannot show yet that it makes a profit, "
+        "that revenue per customer over 183 days grew by at least ₩500, or that the increase in "
+        "unsubscribe rate stays within its allowance.")
     head, _ = narration.verdict_texts(v, "ko", "KRW")
     assert head == ("결론: 개선 후 재실험. 구매 전환율은 올랐지만 이익이 나는지, 183일간 고객당 "
                     "매출이 500원 이상 늘었는지, 수신거부율 증가가 허용치 이내인지는 아직 알 수 "
@@ -576,7 +577,7 @@ def test_stop_headline_names_the_harm_shown():
                dict(harm="primary", metric="conversion")]
     assert narration.headline_text("stop", None, "en", harms=several) == (
         "Verdict: STOP. The increase in unsubscribe rate is beyond its allowance, revenue per "
-        "customer over 183 days fell and conversion fell.")
+        "customer over 183 days fell, and conversion fell.")
     assert narration.headline_text("stop", None, "ko", harms=[dict(harm="loss")]) == \
         "결론: 중단. 주요 지표 개선 없는 손실이 확인되었습니다."
 

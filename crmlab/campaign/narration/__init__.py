@@ -169,10 +169,10 @@ def harm_text(h: dict, lang: str) -> str:
     return t(f"harm.{kind}", lang)
 
 
-def _join(parts: list[str], lang: str) -> str:
+def _join(parts: list[str], lang: str, last: str = "and") -> str:
     if lang == "ko" or len(parts) < 2:
         return ", ".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ", ".join(parts[:-1]) + f"{',' if len(parts) > 2 else ''} {last} " + parts[-1]
 
 
 def headline_text(decision: str, arm: str | None, lang: str, label=None, *,
@@ -190,7 +190,7 @@ def headline_text(decision: str, arm: str | None, lang: str, label=None, *,
     if decision == "iterate" and unmet and metric:
         name = metric_name(metric, lang)
         return t("headline.iterate", lang, metric=name[:1].upper() + name[1:],
-                 unmet=_join([unmet_text(u, lang, currency) for u in unmet], lang))
+                 unmet=_join([unmet_text(u, lang, currency) for u in unmet], lang, "or"))
     return i18n.t(f"decision.headline.{decision}", lang)
 
 

@@ -14,7 +14,7 @@ TEXT = {
         "ko": "결론: {arm} 캠페인 확대. 의사결정 기준을 모두 충족합니다."},
     # the headline of an iterate: the primary effect shown, then the requirements not met
     "headline.iterate": {
-        "en": "Verdict: ITERATE. {metric} rose, but {unmet}.",
+        "en": "Verdict: ITERATE. {metric} rose, but the data cannot show yet {unmet}.",
         "ko": "결론: 개선 후 재실험. {metric}은(는) 올랐지만 {unmet}는 아직 알 수 없습니다."},
     # the headline of a stop: the harm shown by its interval
     "headline.stop": {
@@ -27,21 +27,20 @@ TEXT = {
                  "ko": "{days}일간 고객당 매출 감소"},
     "harm.loss": {"en": "the campaign loses money without a gain in its primary metric",
                   "ko": "주요 지표 개선 없는 손실"},
-    "unmet.profit": {"en": "profit cannot be shown yet", "ko": "이익이 나는지"},
+    "unmet.profit": {"en": "that it makes a profit", "ko": "이익이 나는지"},
     "unmet.ltv": {
-        "en": "a gain in revenue per customer over {days} days cannot be shown yet",
+        "en": "that revenue per customer over {days} days grew",
         "ko": "{days}일간 고객당 매출이 늘었는지"},
     "unmet.ltv_min": {
-        "en": "a gain of at least {min} in revenue per customer over {days} days cannot be "
-              "shown yet",
+        "en": "that revenue per customer over {days} days grew by at least {min}",
         "ko": "{days}일간 고객당 매출이 {min} 이상 늘었는지"},
     "unmet.guardrail": {
-        "en": "the increase in {metric} cannot be shown within its allowance",
+        "en": "that the increase in {metric} stays within its allowance",
         "ko": "{metric} 증가가 허용치 이내인지"},
     "unmet.guardrails": {
-        "en": "the guardrails cannot be shown within their allowances",
+        "en": "that the guardrails stay within their allowances",
         "ko": "가드레일이 허용치 이내인지"},
-    "unmet.primary": {"en": "the effect on {metric} cannot be shown yet",
+    "unmet.primary": {"en": "an effect on {metric}",
                       "ko": "{metric}이(가) 달라졌는지"},
     "primary.up": {"en": "{arm}: {metric} rose by {lift} ({ci}).",
                    "ko": "{arm}: {metric}이(가) {lift} 올랐습니다({ci})."},
