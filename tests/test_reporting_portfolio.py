@@ -100,7 +100,7 @@ def test_profit_cost_guardrail_states_and_compliance_when_present(tmp_path):
     assert "₩80,000" in block
     states = re.findall(r'<span class="badge ([a-z-]+)">([a-z ]+)</span> ([a-z ]+)', block)
     assert states == [("breached", "breached", "unsubscribe rate"),
-                      ("not-settled", "not settled", "complaint_rate".replace("_", " ")),
+                      ("not-settled", "cannot tell yet", "complaint_rate".replace("_", " ")),
                       ("not-judged", "not judged", "block rate")]
     assert "3 sends without consent" in block
     assert "1,250 night-time sends without night consent" in block
@@ -147,7 +147,7 @@ def test_korean_page_uses_the_report_vocabulary(tmp_path):
     block = campaign_block(html, "ko_page")
     assert f'<span class="badge verdict iterate">{i18n.t("decision.iterate", "ko")}</span>' in block
     for text in (i18n.t("metric.conversion", "ko"), i18n.t("metric.unsubscribe_rate", "ko"),
-                 "183일", "+1.2%p", "휴면 고객 재활성화", "문자(SMS)", "위반", "판단 제외",
+                 "183일", "+1.2%p", "휴면 고객 재활성화", "문자(SMS)", "위반", "판단 안 함",
                  "동의 없는 발송 없음", "대조군 2,000명", "10,000건 발송"):
         assert text in block, text
     assert "(ship)" not in html and "unsubscribe" not in block

@@ -266,7 +266,7 @@ def test_index_in_korean(batch, tmp_path):
     from crmlab import i18n
 
     for text in ("캠페인 포트폴리오", "고객당 장기 매출 상승", i18n.t("decision.ship", "ko"),
-                 "카카오 알림톡", "실패", "탐색적 분석", "휴면 고객 재활성화", "200일", "기준 이내"):
+                 "카카오 알림톡", "실패", "탐색적 분석", "휴면 고객 재활성화", "200일", "이내"):
         assert text in html, text
     assert_hangul_font_embedded(html)
     runner.build_index(base / "reports", lang="en")
