@@ -30,8 +30,8 @@ from ibis.expr.types import Table
 from crmlab._engine import quiet, to_arrow
 from crmlab.data.errors import DataContractError
 from crmlab.data.schema import CONTRACT, CONTROL_ARM, TABLES, Column, TableSpec
-from crmlab.data.sources import (BLANK_CHARS, blank_ids_to_null, engine_error, read_csv_raw, read_meta,
-                                 read_parquet_raw, zone_problem)
+from crmlab.data.sources import (BLANK_CHARS, blank_ids_to_null, engine_error, read_csv_raw,
+                                 read_meta, read_parquet_raw, zone_problem)
 
 DEFAULT_TZ = "Asia/Seoul"
 _TS = dt.Timestamp()
