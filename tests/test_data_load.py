@@ -285,3 +285,64 @@ def test_blank_text_ids_of_dataframes_are_missing_as_in_the_engine(dtype, monkey
     assert error() == once  # the engine's TRIM finds the same rows
     want = crmlab.load({"orders": clean}, observation_end="2025-01-01").orders
     pd.testing.assert_frame_equal(got, want.order_by("order_id").to_pandas())
+
+
+def test_blank_and_edge_regexes_agree_with_trim():
+    """The CSV path finds blank values and values TRIM would change by regex: on every string
+    of up to 3 characters from whitespace, look-alikes (NBSP, U+3000) and ordinary characters,
+    both give what the engine's TRIM with Ibis's strip characters gives."""
+    import itertools
+    import string
+
+    from crmlab.data.io import _BLANK_RE, _EDGE_RE
+
+    alphabet = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u3000", "a", "1"]
+    values = sorted({"".join(t) for n in range(4) for t in itertools.product(alphabet, repeat=n)})
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (s VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values] + [[None]])
+    ws = string.whitespace
+    blank_diff, strip_diff, n = con.execute(
+        "SELECT count(*) FILTER (WHERE (trim(s, ?) = '') IS DISTINCT FROM regexp_matches(s, ?)),"
+        " count(*) FILTER (WHERE trim(s, ?) IS DISTINCT FROM"
+        "   (CASE WHEN regexp_matches(s, ?) THEN trim(s, ?) ELSE s END)), count(*) FROM t",
+        [ws, _BLANK_RE, ws, _EDGE_RE, ws]).fetchone()
+    assert n == len(values) + 1 and n > 1000
+    assert blank_diff == 0 and strip_diff == 0
+    # and the regexes do decide something: blanks and edges are found, others are not
+    assert con.execute("SELECT regexp_matches(' \t', ?), regexp_matches(' a', ?),"
+                       " regexp_matches('a ', ?), regexp_matches('a a', ?)",
+                       [_BLANK_RE, _BLANK_RE, _EDGE_RE, _EDGE_RE]).fetchone() == (True, False,
+                                                                                  True, False)
+
+
+def test_csv_blank_values_with_spaces_load_as_before(tmp_path):
+    """Blank contract values in a CSV (empty, spaces, tab) are null; numbers with spaces
+    around them are parsed; an unparseable padded number is reported with its raw text."""
+    o = pd.DataFrame({"order_id": ["1", "2", " 3 ", "4"], "customer_id": ["10", "10", "11", "12"],
+                      "order_ts": ["2024-01-01 10:00", "2024-01-02 10:00", "  ", "2024-01-03"],
+                      "amount": [" 5.5", "6 ", "\t", "7"]})
+    (tmp_path / "orders.csv").write_text(o.to_csv(index=False))
+    with pytest.raises(crmlab.DataContractError) as e:
+        crmlab.load(tmp_path, observation_end="2024-02-01")
+    assert "order_ts" in str(e.value) or "null" in str(e.value).lower()
+    o["order_ts"] = ["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-02 11:00", "2024-01-03"]
+    o["amount"] = [" 5.5", "6 ", "\t", "  x "]
+    (tmp_path / "orders.csv").write_text(o.to_csv(index=False))
+    with pytest.raises(crmlab.DataContractError) as e:
+        crmlab.load(tmp_path, observation_end="2024-02-01")
+    assert e.value.column == "amount" and e.value.n_rows == 1 and e.value.examples == ["  x "]
+    o["amount"] = [" 5.5", "6 ", "\t", "7"]
+    (tmp_path / "orders.csv").write_text(o.to_csv(index=False))
+    with pytest.raises(crmlab.DataContractError) as e:
+        crmlab.load(tmp_path, observation_end="2024-02-01")
+    assert e.value.column == "amount" and e.value.n_rows == 1 and "null" in e.value.problem
+    o["amount"] = [" 5.5", "6 ", "\n8\r", "7"]
+    (tmp_path / "orders.csv").write_text(o.to_csv(index=False))
+    d = crmlab.load(tmp_path, observation_end="2024-02-01")
+    df = d.orders.order_by("order_ts").to_pandas()
+    assert df["amount"].tolist() == [5.5, 6.0, 8.0, 7.0]
+    assert df["order_id"].tolist() == ["1", "2", " 3 ", "4"]  # not all int-like: kept as text
+    names = [r[0] for r in d.con.con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()]
+    assert "orders" in names and "_crmlab_text_orders" not in names
