@@ -205,15 +205,16 @@ class Program:
         were."""
         shop = self.shop
         cid = shop.campaigns[rec["j"]]["campaign_id"]
+        later = [(r2, shop.campaigns[r2["j"]]["interaction"]) for r2 in shop.records
+                 if (shop.campaigns[r2["j"]].get("interaction") or {}).get("with") == cid]
+        if not later:
+            return
         got = np.zeros(shop.n, bool)
         if w_no > 0:
             got[rec["idx"][rec["f"]["delivered"]]] = True
         row_of = np.full(shop.n, -1, np.int64)
         row_of[rec["idx"]] = np.arange(len(rec["idx"]))
-        for rec2 in shop.records:
-            inter = shop.campaigns[rec2["j"]].get("interaction")
-            if not inter or inter["with"] != cid:
-                continue
+        for rec2, inter in later:
             j2, idx2, f2 = rec2["j"], rec2["idx"], rec2["f"]
             rows = row_of[idx2]
             both = rows >= 0

@@ -599,8 +599,9 @@ class _Shop:
         if prog is not None:                          # the program's own campaigns
             factor = factor * prog.response_multiplier(c, idx)
         for arm, a in c["arms"].items():
-            pi_own = np.where(clicked, a["pi_click"], a["pi_noclick"]) * own
-            pi = np.minimum(1.0, np.where(clicked, a["pi_click"], a["pi_noclick"]) * factor)
+            base_pi = np.where(clicked, a["pi_click"], a["pi_noclick"])
+            pi_own = base_pi * own
+            pi = np.minimum(1.0, base_pi * factor)
             respond = delivered & (u["respond"] < pi)
             base = np.where(clicked, clicked_sec, sent)
             room = np.maximum(limit - base, MINUTE)

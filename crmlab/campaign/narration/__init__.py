@@ -334,11 +334,15 @@ def state_text(state: str, lang: str) -> str:
     return t(key, lang) if key in TEXT else str(state)
 
 
+def _covariate_words(covs: str, lang: str) -> str:
+    """``pre_revenue, tenure_days`` as the words of a sentence (``cov.*`` texts)."""
+    return ", ".join(t(f"cov.{c}", lang) if f"cov.{c}" in TEXT else c for c in covs.split(", "))
+
+
 def profit_adjustment_text(covs: str, arm: str, lang: str, raw: str) -> str:
     """The sentence saying that an arm's profit and revenue lift are regression-adjusted, with
     the unadjusted profit."""
-    names = [t(f"cov.{c}", lang) if f"cov.{c}" in TEXT else c for c in covs.split(", ")]
-    return t("adjusted_profit", lang, arm=arm, covs=", ".join(names), raw=raw)
+    return t("adjusted_profit", lang, arm=arm, covs=_covariate_words(covs, lang), raw=raw)
 
 
 def adjustment_text(row, lang: str, fmt) -> str | None:
@@ -346,5 +350,5 @@ def adjustment_text(row, lang: str, fmt) -> str | None:
     covs = row.get("covariates")
     if not isinstance(covs, str) or not covs:
         return None
-    names = [t(f"cov.{c}", lang) if f"cov.{c}" in TEXT else c for c in covs.split(", ")]
-    return t("adjusted", lang, covs=", ".join(names), raw=fmt(row["unadjusted_abs_lift"]))
+    return t("adjusted", lang, covs=_covariate_words(covs, lang),
+             raw=fmt(row["unadjusted_abs_lift"]))
